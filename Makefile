@@ -1,0 +1,51 @@
+# Set-up and the everyday commands. `make run` and `make test` do all set-up on a
+# fresh Debian machine: the system packages, a virtual environment, the package.
+
+PYTHON   ?= python3
+VENV     := .venv
+BIN      := $(VENV)/bin
+SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# Tesseract itself (pytesseract engine and the language data tesserocr loads),
+# Swedish + English models, and the orientation model.
+APT_PACKAGES := tesseract-ocr tesseract-ocr-eng tesseract-ocr-swe tesseract-ocr-osd
+
+SYS_STAMP := $(VENV)/.system-packages
+PY_STAMP  := $(VENV)/.python-packages
+
+.PHONY: setup run test lint typecheck samples clean
+
+setup: $(SYS_STAMP) $(PY_STAMP)
+
+$(SYS_STAMP): Makefile
+	@missing=""; for p in $(APT_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing system packages:$$missing"; \
+	  $(SUDO) apt-get update -q && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+	@mkdir -p $(VENV) && touch $@
+
+$(PY_STAMP): pyproject.toml $(SYS_STAMP)
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	@touch $@
+
+run: setup
+	$(BIN)/blankett process forms_samples/ --config config.yaml
+
+test: setup
+	$(BIN)/python -m pytest
+
+lint: setup
+	$(BIN)/ruff check pipeline tests bench
+	$(BIN)/ruff format --check pipeline tests bench
+	$(BIN)/mypy
+
+samples: setup
+	$(BIN)/python -m pipeline.samplegen forms_samples templates
+
+clean:
+	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Adapters behind the ports: OCR engines and the record store. Chosen in ``compose``."""

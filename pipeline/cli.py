@@ -1,0 +1,205 @@
+"""The ``blankett`` command line (typer): process, template ..., samples, config.
+
+Exit status: 0 when every file was processed (whatever the record statuses), 1 when any
+file failed, 2 for usage or configuration errors.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from pipeline.config import Config, load_config
+from pipeline.errors import BlankettError, ConfigError, TemplateError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="blankett: scanned paper forms in, validated case records out.",
+)
+template_app = typer.Typer(no_args_is_help=True, help="Inspect and check form templates.")
+app.add_typer(template_app, name="template")
+
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="config.yaml (default: ./config.yaml if present)"),
+]
+
+
+class EngineChoice(StrEnum):
+    tesserocr = "tesserocr"
+    pytesseract = "pytesseract"
+
+
+def _config(path: Path | None) -> Config:
+    if path is None and Path("config.yaml").is_file():
+        path = Path("config.yaml")
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        typer.echo(f"blankett: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+
+
+def _expand(paths: list[Path]) -> list[Path]:
+    """Named files as given; folders contribute their supported files, sorted."""
+    from pipeline.stages.ingest import SUPPORTED_SUFFIXES
+
+    out: list[Path] = []
+    for p in paths:
+        if p.is_dir():
+            out.extend(
+                sorted(
+                    q
+                    for q in p.rglob("*")
+                    if q.is_file() and q.suffix.lower() in SUPPORTED_SUFFIXES
+                )
+            )
+        else:
+            out.append(p)
+    return out
+
+
+@app.command()
+def process(
+    files: Annotated[list[Path], typer.Argument(help="PDF, TIFF, PNG or JPEG files, or folders")],
+    config: ConfigOpt = None,
+    engine: Annotated[
+        EngineChoice | None, typer.Option(help="OCR engine, overriding config ocr.kind")
+    ] = None,
+    store: Annotated[bool, typer.Option(help="Store records in the configured database")] = True,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Read forms from FILES; print one JSON line per form instance and store the records."""
+    from pipeline.compose import open_context
+    from pipeline.run import process_file
+
+    _setup_logging(verbose)
+    cfg = _config(config)
+    if engine is not None:
+        cfg = cfg.model_copy(update={"ocr": cfg.ocr.model_copy(update={"kind": engine.value})})
+    targets = _expand(files)
+    if not targets:
+        typer.echo("blankett: no PDF, TIFF, PNG or JPEG files found", err=True)
+        raise typer.Exit(2)
+    any_failed = False
+    n_pages = 0
+    started = time.perf_counter()
+    try:
+        with open_context(cfg, store=store) as ctx:
+            for i, path in enumerate(targets, start=1):
+                for rec in process_file(path, ctx):
+                    any_failed |= rec.status.value == "failed"
+                    n_pages += len(rec.pages)
+                    typer.echo(json.dumps(rec.to_json(), ensure_ascii=False))
+                if sys.stderr.isatty():
+                    typer.echo(f"\r{i}/{len(targets)} files", err=True, nl=False)
+    except (TemplateError, ConfigError) as exc:
+        typer.echo(f"\nblankett: {exc}", err=True)
+        raise typer.Exit(2) from None
+    except BlankettError as exc:
+        typer.echo(f"\nblankett: {exc} [{exc.code}]", err=True)
+        raise typer.Exit(1) from None
+    elapsed = time.perf_counter() - started
+    typer.echo(
+        f"\n{len(targets)} files, {n_pages} pages in {elapsed:.1f} s "
+        f"({n_pages / elapsed if elapsed else 0:.2f} pages/s, engine {cfg.ocr.kind})",
+        err=True,
+    )
+    raise typer.Exit(1 if any_failed else 0)
+
+
+@template_app.command("schema")
+def template_schema() -> None:
+    """Print the JSON Schema of template.yaml."""
+    from pipeline.templates.schema import TemplateSpec
+
+    typer.echo(json.dumps(TemplateSpec.model_json_schema(), indent=2, ensure_ascii=False))
+
+
+@template_app.command("list")
+def template_list(config: ConfigOpt = None) -> None:
+    """List the templates in the configured templates folder."""
+    from pipeline.templates.load import TEMPLATE_FILE, read_spec
+
+    cfg = _config(config)
+    root = cfg.templates_dir
+    if not root.is_dir():
+        typer.echo(f"blankett: templates folder not found: {root}", err=True)
+        raise typer.Exit(2)
+    for d in sorted(root.iterdir()):
+        if (d / TEMPLATE_FILE).is_file():
+            try:
+                s = read_spec(d / TEMPLATE_FILE)
+            except TemplateError as exc:
+                typer.echo(f"{d.name}\tINVALID\t{exc}")
+                continue
+            typer.echo(
+                f"{s.id}\tv{s.version}\t{len(s.pages)} pages\t{len(s.fields)} fields\t{s.title}"
+            )
+
+
+@template_app.command("check")
+def template_check(
+    template_id: Annotated[str, typer.Argument(help="Template id (its folder name)")],
+    config: ConfigOpt = None,
+) -> None:
+    """Validate one template and its reference images."""
+    from pipeline.templates.load import load_template
+
+    cfg = _config(config)
+    try:
+        t = load_template(cfg.templates_dir / template_id, cfg.normalize.dpi)
+    except TemplateError as exc:
+        typer.echo(f"blankett: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(
+        f"{t.id} v{t.version}: {len(t.spec.pages)} pages, {len(t.spec.fields)} fields, "
+        f"{len(t.spec.groups)} groups: OK"
+    )
+
+
+@app.command("samples")
+def samples(
+    out: Annotated[Path, typer.Argument(help="Folder for the generated samples")],
+    templates_out: Annotated[
+        Path | None, typer.Option(help="Also write the templates here")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Random seed: same seed, same files")] = 7,
+    count: Annotated[int, typer.Option(help="Filled instances per form")] = 2,
+) -> None:
+    """Generate the project's sample forms: blank PDFs, templates, filled scan-like copies."""
+    from pipeline.samplegen.build import generate
+
+    generate(out, templates_out, seed=seed, count=count)
+    typer.echo(f"samples written to {out}")
+
+
+@app.command("config")
+def config_show(config: ConfigOpt = None) -> None:
+    """Print the effective configuration."""
+    cfg = _config(config)
+    typer.echo(json.dumps(cfg.model_dump(mode="json"), indent=2))
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,140 @@
+"""Frozen configuration: the pydantic models of ``config.yaml`` and ``load_config``.
+
+The config is loaded once at the edge (the CLI) and passed in; nothing reads it from a
+global. Relative paths are resolved against the config file's folder so that the same
+file works from any working directory.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from pipeline.errors import ConfigError
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class OcrConfig(_Frozen):
+    kind: Literal["tesserocr", "pytesseract"] = "tesserocr"
+    tessdata: Path = Path("/usr/share/tesseract-ocr/5/tessdata")
+    # eng alone reads 0 % of å/ä/ö fields exactly (DESIGN.md); digits read best with eng.
+    text_lang: str = "swe+eng"
+    numeric_lang: str = "eng"
+
+
+class NormalizeConfig(_Frozen):
+    dpi: int = Field(300, ge=100, le=600)
+    # Share of dark pixels under which a page counts as blank (after margins are cut).
+    blank_ink_ratio: float = Field(0.002, gt=0, lt=0.1)
+
+
+class IdentifyConfig(_Frozen):
+    # Candidates need this many feature inliers to be verified at all.
+    min_inliers: int = Field(30, ge=4)
+    # Share of the template's printed ink that must be found on the aligned page.
+    min_coverage: float = Field(0.8, gt=0, le=1)
+    # The best coverage must beat the runner-up's by this much, or the page is ambiguous.
+    min_margin: float = Field(0.1, ge=0, le=1)
+
+
+class AlignConfig(_Frozen):
+    features: int = Field(2000, ge=100)
+    levels: int = Field(3, ge=1, le=8)
+    # An exact integer factor: 0.5 costs 0.4 ms, "to 1240 px" costs 21 ms (DESIGN.md).
+    downscale: float = Field(0.5, gt=0, le=1)
+    ratio: float = Field(0.75, gt=0, lt=1)
+    # Fewer ORB inliers than this: retry with SIFT.
+    sift_fallback_inliers: int = Field(60, ge=4)
+    # Alignment quality (coverage of the printed form, 0..1) under which the page's
+    # fields are distrusted and the record gets a poor_alignment issue.
+    poor_quality: float = Field(0.85, ge=0, le=1)
+
+
+class ReviewConfig(_Frozen):
+    # A field whose confidence is under this goes to an operator.
+    threshold: float = Field(0.80, ge=0, le=1)
+
+
+class LimitsConfig(_Frozen):
+    max_file_bytes: int = Field(300_000_000, ge=1)
+    # Per page; a 600-dpi A3 page is 70 Mpx. Guards against decompression bombs.
+    max_pixels: int = Field(80_000_000, ge=1)
+    max_pages: int = Field(300, ge=1)
+
+
+class ArtifactsConfig(_Frozen):
+    save_crops: bool = True
+
+
+class Config(_Frozen):
+    templates_dir: Path = Path("templates")
+    data_dir: Path = Path("data")
+    database_url: str = "sqlite:///data/blankett.sqlite3"
+    ocr: OcrConfig = OcrConfig()
+    normalize: NormalizeConfig = NormalizeConfig()
+    identify: IdentifyConfig = IdentifyConfig()
+    align: AlignConfig = AlignConfig()
+    review: ReviewConfig = ReviewConfig()
+    limits: LimitsConfig = LimitsConfig()
+    artifacts: ArtifactsConfig = ArtifactsConfig()
+
+    @model_validator(mode="after")
+    def _known_database(self) -> Config:
+        if not self.database_url.startswith(("sqlite:", "postgresql")):
+            raise ValueError("database_url must be a sqlite:/// or postgresql:// URL")
+        return self
+
+    @property
+    def artifacts_dir(self) -> Path:
+        return self.data_dir / "artifacts"
+
+    def resolved(self, base: Path) -> Config:
+        """Relative paths made absolute against ``base`` (the config file's folder)."""
+
+        def r(p: Path) -> Path:
+            return p if p.is_absolute() else (base / p).resolve()
+
+        url = self.database_url
+        prefix = "sqlite:///"
+        if url.startswith(prefix) and not url.startswith(prefix + "/") and url != "sqlite://":
+            url = prefix + str(r(Path(url[len(prefix) :])))
+        return self.model_copy(
+            update={
+                "templates_dir": r(self.templates_dir),
+                "data_dir": r(self.data_dir),
+                "database_url": url,
+            }
+        )
+
+
+def load_config(path: Path | None) -> Config:
+    """Read and validate ``path``; ``None`` means the built-in defaults (relative to cwd)."""
+    if path is None:
+        return Config().resolved(Path.cwd())
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError:
+        raise ConfigError("config file not found", path=path) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"not valid YAML: {exc}", path=path) from None
+    if not isinstance(raw, dict):
+        raise ConfigError("the top level must be a mapping", path=path)
+    try:
+        cfg = Config.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_explain(exc), path=path) from None
+    return cfg.resolved(path.resolve().parent)
+
+
+def _explain(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        parts.append(f"{where}: {err['msg']}")
+    return "; ".join(parts)

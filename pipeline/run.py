@@ -1,0 +1,158 @@
+"""The stage order, written once: file -> pages -> identified pages -> form instances ->
+aligned, extracted, validated records.
+
+Bad input ends as a ``failed`` record with a reason code (never a traceback, never a
+lost file); low confidence and failed rules are data on the record.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipeline.compose import Context
+from pipeline.errors import BlankettError
+from pipeline.matching import Features, Match
+from pipeline.records import Document, FieldReading, Identification, Page, Record, Status
+from pipeline.stages.align import align
+from pipeline.stages.extract import ExtractContext, extract
+from pipeline.stages.identify import CatalogPage, identify
+from pipeline.stages.ingest import ingest
+from pipeline.stages.normalize import normalize
+from pipeline.stages.validate import validate
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class _Seen:
+    page: Page
+    features: Features
+    ident: Identification
+    match: Match | None
+    ref: CatalogPage | None
+
+
+def process_file(path: Path, ctx: Context) -> list[Record]:
+    """All records found in one file, stored when the context has a store."""
+    try:
+        records = _process(path, ctx)
+    except BlankettError as exc:
+        log.warning("failed file=%s reason=%s", path, exc.code)
+        records = [failed(path, exc.code, exc.message)]
+    except Exception as exc:  # a bug must not take the other files down with it
+        log.exception("internal error file=%s", path)
+        records = [failed(path, "internal_error", f"unexpected error: {type(exc).__name__}")]
+    if ctx.store is not None:
+        for r in records:
+            ctx.store.save(r)
+    return records
+
+
+def failed(path: Path, code: str, message: str) -> Record:
+    return Record(file=str(path), sha256=None, status=Status.FAILED, reason=code, message=message)
+
+
+def _process(path: Path, ctx: Context) -> list[Record]:
+    cfg = ctx.cfg
+    doc = ingest(path, cfg.limits)
+    pages = normalize(doc, cfg.normalize, cfg.limits)
+    seen = []
+    for page in pages:
+        if page.blank:
+            continue
+        feats = ctx.orb.detect(page.image)
+        ident, match, ref = identify(page, feats, ctx.catalog, ctx.orb, cfg.identify)
+        seen.append(_Seen(page, feats, ident, match, ref))
+    if not seen:
+        return [
+            _record(
+                doc,
+                Status.UNIDENTIFIED,
+                pages=[p.number for p in pages],
+                issues=("all_pages_blank",),
+            )
+        ]
+    out = []
+    for group in group_instances(seen):
+        if group[0].ref is None:
+            out.append(
+                _record(
+                    doc,
+                    Status.UNIDENTIFIED,
+                    pages=[group[0].page.number],
+                    issues=("page_unidentified",),
+                )
+            )
+        else:
+            out.append(_read_instance(doc, group, ctx))
+    return out
+
+
+def group_instances(seen: list[_Seen]) -> list[list[_Seen]]:
+    """Consecutive pages of one template, in rising page order, are one form instance."""
+    groups: list[list[_Seen]] = []
+    current: list[_Seen] | None = None
+    for s in seen:
+        if s.ref is None:
+            groups.append([s])  # an unknown page stands alone and does not split a form
+            continue
+        last = current[-1] if current else None
+        if (
+            last is not None
+            and last.ref is not None
+            and last.ref.template is s.ref.template
+            and s.ref.page > last.ref.page
+        ):
+            current.append(s)  # type: ignore[union-attr]
+        else:
+            current = [s]
+            groups.append(current)
+    return groups
+
+
+def _read_instance(doc: Document, group: list[_Seen], ctx: Context) -> Record:
+    cfg = ctx.cfg
+    template = group[0].ref.template  # type: ignore[union-attr]
+    crop_dir = None
+    if cfg.artifacts.save_crops:
+        crop_dir = cfg.artifacts_dir / doc.sha256[:2] / doc.sha256 / f"{group[0].page.number}"
+    ectx = ExtractContext(engine=ctx.engine, ocr=cfg.ocr, crop_dir=crop_dir)
+    readings: list[FieldReading] = []
+    quality: dict[int, float] = {}
+    for s in group:
+        assert s.ref is not None and s.match is not None
+        alignment = align(s.page.image, s.features, s.ref, s.match, cfg.align, ctx.sift)
+        quality[s.ref.page] = alignment.quality
+        readings.extend(extract(s.page, alignment, template, s.ref.page, ectx))
+    fields, issues, status = validate(template.spec, readings, quality, cfg.review, cfg.align)
+    missing = len(template.spec.pages) - len(group)
+    if missing:
+        issues = (*issues, "missing_pages")
+        status = Status.NEEDS_REVIEW
+    log.info(
+        "record file=%s template=%s pages=%s status=%s flagged=%d",
+        doc.path,
+        template.id,
+        [s.page.number for s in group],
+        status.value,
+        sum(f.needs_review for f in fields),
+    )
+    return Record(
+        file=str(doc.path),
+        sha256=doc.sha256,
+        status=status,
+        template_id=template.id,
+        template_version=template.version,
+        pages=tuple(s.page.number for s in group),
+        fields=fields,
+        issues=issues,
+        alignment=tuple(quality[s.ref.page] for s in group if s.ref is not None),
+    )
+
+
+def _record(doc: Document, status: Status, *, pages: list[int], issues: tuple[str, ...]) -> Record:
+    return Record(
+        file=str(doc.path), sha256=doc.sha256, status=status, pages=tuple(pages), issues=issues
+    )

@@ -1,0 +1,208 @@
+"""Drawing forms with reportlab: the blank fillable PDF, the reference, filled copies."""
+
+from __future__ import annotations
+
+import io
+import random
+from collections.abc import Mapping
+
+import numpy as np
+import pypdfium2 as pdfium
+from reportlab.lib.colors import Color, black
+from reportlab.pdfgen.canvas import Canvas
+
+from pipeline.records import Gray
+from pipeline.samplegen.forms import PAGE_H, PAGE_W, FieldDef, FormDef, PageDef
+
+LABEL_SIZE = 6.5
+_INK = Color(0.08, 0.1, 0.25)  # blue-black ballpoint / printer ink
+
+
+def _y(top: float) -> float:
+    return PAGE_H - top
+
+
+def _draw_page(c: Canvas, page: PageDef) -> None:
+    c.setStrokeColor(black)
+    c.setFillColor(black)
+    for t in page.texts:
+        c.setFont("Helvetica-Bold" if t.bold else "Helvetica", t.size)
+        c.drawString(t.x, _y(t.y), t.text)
+    c.setLineWidth(0.8)
+    for x0, y0, x1, y1 in page.rules:
+        c.line(x0, _y(y0), x1, _y(y1))
+    c.setLineWidth(0.6)
+    for f in page.fields:
+        if f.type == "checkbox":
+            c.rect(f.x, _y(f.y + f.h), f.w, f.h)
+            c.setFont("Helvetica", 8.5)
+            c.drawString(f.x + f.w + 5, _y(f.y + f.h - 1.5), f.label)
+            continue
+        c.rect(f.x, _y(f.y + f.h), f.w, f.h)
+        c.setFont("Helvetica", LABEL_SIZE)
+        c.drawString(f.x + 2.5, _y(f.y + 7.5), f.label)
+        if f.comb:
+            cell = f.w / f.comb
+            for i in range(1, f.comb):
+                x = f.x + i * cell
+                c.line(x, _y(f.y + f.h), x, _y(f.y + f.h - 9))
+
+
+def blank_pdf(form: FormDef) -> bytes:
+    """The fillable form: printed content plus one AcroForm widget per field."""
+    buf = io.BytesIO()
+    c = Canvas(buf, pagesize=(PAGE_W, PAGE_H))
+    c.setTitle(form.title)
+    for page in form.pages:
+        _draw_page(c, page)
+        for f in page.fields:
+            _widget(c, f)
+        c.showPage()
+    c.save()
+    return buf.getvalue()
+
+
+def _widget(c: Canvas, f: FieldDef) -> None:
+    transparent = Color(1, 1, 1, alpha=0)
+    if f.type == "checkbox":
+        c.acroForm.checkbox(
+            name=f.name,
+            tooltip=f.label,
+            x=f.x,
+            y=_y(f.y + f.h),
+            size=f.w,
+            borderWidth=0,
+            fillColor=transparent,
+            buttonStyle="cross",
+            fieldFlags="",
+        )
+        return
+    flags = " ".join(x for x in ("comb" if f.comb else "", "multiline" if f.multiline else "") if x)
+    c.acroForm.textfield(
+        name=f.name,
+        tooltip=f.label,
+        x=f.x + 1,
+        y=_y(f.y + f.h) + 1,
+        width=f.w - 2,
+        height=f.h - 10,
+        borderWidth=0,
+        fillColor=transparent,
+        fontSize=10,
+        maxlen=f.comb or 200,
+        fieldFlags=flags,
+    )
+
+
+def reference_pdf(form: FormDef) -> bytes:
+    """Only what is printed: the reference the scans are aligned to."""
+    buf = io.BytesIO()
+    c = Canvas(buf, pagesize=(PAGE_W, PAGE_H))
+    for page in form.pages:
+        _draw_page(c, page)
+        c.showPage()
+    c.save()
+    return buf.getvalue()
+
+
+def filled_pdf(form: FormDef, values: Mapping[str, str | bool], rng: random.Random) -> bytes:
+    """The printed form with values written in, as a person with a printer or pen would."""
+    buf = io.BytesIO()
+    c = Canvas(buf, pagesize=(PAGE_W, PAGE_H))
+    font = rng.choice(["Helvetica", "Courier", "Times-Roman"])
+    size = rng.choice([10.0, 10.5, 11.0])
+    for page in form.pages:
+        _draw_page(c, page)
+        c.setFillColor(_INK)
+        c.setStrokeColor(_INK)
+        for f in page.fields:
+            v = values.get(f.name)
+            if v is None or v is False or v == "":
+                continue
+            if f.type == "checkbox":
+                _mark(c, f, rng)
+            elif f.type == "signature":
+                _scribble(c, f, rng)
+            else:
+                _text(c, f, str(v), font, size, rng)
+        c.setFillColor(black)
+        c.setStrokeColor(black)
+        c.showPage()
+    c.save()
+    return buf.getvalue()
+
+
+def _text(c: Canvas, f: FieldDef, text: str, font: str, size: float, rng: random.Random) -> None:
+    if f.comb:
+        cell = f.w / f.comb
+        c.setFont("Courier", 12)
+        for i, ch in enumerate(text[: f.comb]):
+            c.drawCentredString(f.x + (i + 0.5) * cell, _y(f.y + f.h - 6), ch)
+        return
+    dx, dy = rng.uniform(0, 6), rng.uniform(-1.2, 1.2)
+    while c.stringWidth(text, font, size) > f.w - 8 - dx and size > 6 and not f.multiline:
+        size -= 0.5
+    c.setFont(font, size)
+    if not f.multiline:
+        c.drawString(f.x + 3 + dx, _y(f.y + f.h - 7 + dy), text)
+        return
+    lines, line = [], ""
+    for word in text.split():
+        trial = f"{line} {word}".strip()
+        if c.stringWidth(trial, font, size) > f.w - 10:
+            lines.append(line)
+            line = word
+        else:
+            line = trial
+    lines.append(line)
+    for i, ln in enumerate(lines):
+        c.drawString(f.x + 4 + dx, _y(f.y + 20 + i * (size + 3)), ln)
+
+
+def _mark(c: Canvas, f: FieldDef, rng: random.Random) -> None:
+    x0, y0 = f.x, _y(f.y + f.h)
+    s = f.w
+    c.setLineWidth(rng.uniform(1.0, 1.6))
+    if rng.random() < 0.6:  # a cross
+        m = s * rng.uniform(0.12, 0.22)
+        c.line(x0 + m, y0 + m, x0 + s - m, y0 + s - m)
+        c.line(x0 + m, y0 + s - m, x0 + s - m, y0 + m)
+    else:  # a tick
+        p = c.beginPath()
+        p.moveTo(x0 + s * 0.18, y0 + s * 0.5)
+        p.lineTo(x0 + s * 0.42, y0 + s * 0.2)
+        p.lineTo(x0 + s * 0.85, y0 + s * 0.88)
+        c.drawPath(p, stroke=1, fill=0)
+
+
+def _scribble(c: Canvas, f: FieldDef, rng: random.Random) -> None:
+    c.setLineWidth(1.1)
+    p = c.beginPath()
+    x, base = f.x + 12, _y(f.y + f.h - 8)
+    p.moveTo(x, base)
+    for _ in range(rng.randint(4, 7)):
+        nx = x + rng.uniform(14, 30)
+        p.curveTo(
+            x + 4,
+            base + rng.uniform(4, 14),
+            nx - 4,
+            base - rng.uniform(0, 6),
+            nx,
+            base + rng.uniform(-2, 6),
+        )
+        x = nx
+    c.drawPath(p, stroke=1, fill=0)
+
+
+def rasterize(pdf: bytes, dpi: int = 300) -> list[Gray]:
+    doc = pdfium.PdfDocument(pdf)
+    try:
+        out = []
+        for i in range(len(doc)):
+            page = doc[i]
+            bm = page.render(scale=dpi / 72, grayscale=True)
+            arr = bm.to_numpy()
+            out.append(np.ascontiguousarray(arr[:, :, 0] if arr.ndim == 3 else arr))
+            page.close()
+        return out
+    finally:
+        doc.close()

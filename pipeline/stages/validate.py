@@ -1,0 +1,108 @@
+"""validate: readings to a record: normalized values, rule outcomes, confidence, routing.
+
+Each field's confidence starts from what extraction measured (engine confidence, mark
+margin, or sureness that it is empty), is scaled down on a poorly aligned page, and is
+capped when the value fails its type or a rule. A field under the review threshold or
+with any issue needs review; so does the record that holds it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from pipeline.config import AlignConfig, ReviewConfig
+from pipeline.records import FieldReading, FieldResult, Status
+from pipeline.rules import check_group, check_rule, check_type, is_empty
+from pipeline.templates.schema import MARK_TYPES, FieldSpec, TemplateSpec
+
+FAILED_CHECK_CAP = 0.3  # a value that breaks its rules is probably misread
+
+
+def _value(spec: FieldSpec, reading: FieldReading) -> tuple[str | bool | None, list[str]]:
+    if spec.type in ("checkbox", "signature"):
+        return reading.inked, []
+    if spec.type == "choice":
+        if "," in reading.text:
+            return None, ["several_options_marked"]
+        return reading.text or None, []
+    checked = check_type(spec.type, reading.text)
+    return checked.value, list(checked.issues)
+
+
+def validate(
+    spec: TemplateSpec,
+    readings: Sequence[FieldReading],
+    page_quality: Mapping[int, float],
+    review: ReviewConfig,
+    align: AlignConfig,
+) -> tuple[tuple[FieldResult, ...], tuple[str, ...], Status]:
+    """(fields in template order, record-level issues, status)."""
+    by_name = {r.name: r for r in readings}
+    values: dict[str, str | bool | None] = {}
+    issues: dict[str, list[str]] = {}
+    for f in spec.fields:
+        r = by_name.get(f.name)
+        if r is None:  # its page is missing from this instance
+            values[f.name], issues[f.name] = None, []
+            continue
+        values[f.name], issues[f.name] = _value(f, r)
+        if r.inked and not r.text and f.type not in MARK_TYPES:
+            issues[f.name].append("ink_not_read")
+        for rule in f.rules:
+            code = check_rule(rule.name, rule.arg, values[f.name])
+            if code:
+                issues[f.name].append(code)
+    for g in spec.groups:
+        if g.when is not None and is_empty(values[g.when]):
+            continue
+        outcome = check_group(g.kind, [values[n] for n in g.fields])
+        if outcome:
+            code, hit = outcome
+            for n, h in zip(g.fields, hit, strict=True):
+                if h and code not in issues[n]:
+                    issues[n].append(code)
+
+    record_issues: list[str] = []
+    if any(q < align.poor_quality for q in page_quality.values()):
+        record_issues.append("poor_alignment")
+
+    results = []
+    for f in spec.fields:
+        r = by_name.get(f.name)
+        conf = _confidence(f, r, issues[f.name], page_quality, align.poor_quality)
+        if conf < review.threshold and not issues[f.name]:
+            issues[f.name].append("low_confidence")
+        results.append(
+            FieldResult(
+                name=f.name,
+                value=values[f.name],
+                text=r.text if r else "",
+                confidence=conf,
+                needs_review=conf < review.threshold or bool(issues[f.name]),
+                issues=tuple(issues[f.name]),
+                crop=r.crop if r else None,
+            )
+        )
+    if any(f.needs_review for f in results) or record_issues:
+        status = Status.NEEDS_REVIEW
+    else:
+        status = Status.ACCEPTED
+    return tuple(results), tuple(record_issues), status
+
+
+def _confidence(
+    spec: FieldSpec,
+    reading: FieldReading | None,
+    issues: Sequence[str],
+    page_quality: Mapping[int, float],
+    poor: float,
+) -> float:
+    if reading is None:
+        return 0.0
+    conf = reading.confidence
+    q = page_quality.get(spec.page, 0.0)
+    if q < poor:
+        conf *= q / poor if poor > 0 else 1.0
+    if issues:
+        conf = min(conf, FAILED_CHECK_CAP)
+    return max(0.0, min(1.0, conf))

@@ -1,0 +1,1 @@
+"""Templates: the admin-owned description of a form (schema, loading, import)."""
