@@ -124,6 +124,58 @@ def process(
     raise typer.Exit(1 if any_failed else 0)
 
 
+@app.command()
+def evaluate(
+    paths: Annotated[
+        list[Path],
+        typer.Argument(help="Sample files or folders with <file>.expected.json beside each file"),
+    ],
+    config: ConfigOpt = None,
+    engine: Annotated[EngineChoice | None, typer.Option(help="OCR engine override")] = None,
+    min_exact: Annotated[float, typer.Option(help="Fail under this text exact-match %")] = 97.0,
+    details: Annotated[bool, typer.Option(help="List every wrong or flagged field")] = False,
+) -> None:
+    """Process samples and score them against their expected values (nothing is stored)."""
+    from pipeline.compose import open_context
+    from pipeline.evaluate import expected_for, score_file, summarize
+    from pipeline.run import process_file
+
+    _setup_logging(False)
+    cfg = _config(config)
+    if engine is not None:
+        cfg = cfg.model_copy(update={"ocr": cfg.ocr.model_copy(update={"kind": engine.value})})
+    targets = [p for p in _expand(paths) if expected_for(p) is not None]
+    if not targets:
+        typer.echo("blankett: no samples with expected values found", err=True)
+        raise typer.Exit(2)
+    all_records, all_fields = [], []
+    with open_context(cfg, store=False) as ctx:
+        marks = {
+            f.name
+            for t in ctx.templates
+            for f in t.spec.fields
+            if f.type in ("checkbox", "signature", "choice")
+        }
+        for path in targets:
+            expected = expected_for(path) or []
+            recs, fields = score_file(path, expected, process_file(path, ctx), marks)
+            all_records += recs
+            all_fields += fields
+    if details:
+        for f in all_fields:
+            if not f.exact or f.flagged:
+                mark = "WRONG" if not f.exact else "flagged"
+                extra = "" if f.flagged or f.exact else "  <-- NOT FLAGGED"
+                typer.echo(f"{mark:8} {f.file} {f.template}.{f.name}{extra}")
+    summary = summarize(all_records, all_fields).as_dict()
+    typer.echo(json.dumps(summary, indent=2))
+    ok = (
+        summary["text_exact_pct"] >= min_exact
+        and summary["records_identified_right"] == summary["records"]
+    )
+    raise typer.Exit(0 if ok else 1)
+
+
 @template_app.command("schema")
 def template_schema() -> None:
     """Print the JSON Schema of template.yaml."""
@@ -181,12 +233,24 @@ def samples(
         Path | None, typer.Option(help="Also write the templates here")
     ] = None,
     seed: Annotated[int, typer.Option(help="Random seed: same seed, same files")] = 7,
-    count: Annotated[int, typer.Option(help="Filled instances per form")] = 2,
+    count: Annotated[
+        int, typer.Option(help="Instead of the sample set: COUNT filled scans per form")
+    ] = 0,
+    style: Annotated[str, typer.Option(help="With --count: clean, office or upside_down")] = (
+        "office"
+    ),
 ) -> None:
     """Generate the project's sample forms: blank PDFs, templates, filled scan-like copies."""
-    from pipeline.samplegen.build import generate
+    from pipeline.samplegen.build import STYLES, generate, generate_corpus
 
-    generate(out, templates_out, seed=seed, count=count)
+    if count:
+        if style not in STYLES:
+            typer.echo(f"blankett: unknown style {style!r}; one of {', '.join(STYLES)}", err=True)
+            raise typer.Exit(2)
+        written = generate_corpus(out, count, seed=seed, style=style)
+        typer.echo(f"{len(written)} files written to {out}")
+        return
+    generate(out, templates_out, seed=seed)
     typer.echo(f"samples written to {out}")
 
 

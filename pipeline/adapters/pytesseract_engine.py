@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 from pipeline.errors import EngineError
@@ -23,7 +24,8 @@ class PytesseractEngine:
         psm = 7 if hints.single_line else 6
         config = f"--oem 1 --psm {psm} --dpi {self._dpi} --tessdata-dir {self._tessdata}"
         if hints.whitelist:
-            config += f" -c tessedit_char_whitelist={hints.whitelist}"
+            # pytesseract splits the config like a shell; the list holds a space.
+            config += " -c " + shlex.quote(f"tessedit_char_whitelist={hints.whitelist}")
         try:
             data = self._pt.image_to_data(
                 image, lang=hints.lang, config=config, output_type=self._pt.Output.DICT

@@ -231,8 +231,57 @@ def _truth(
     }
 
 
-def generate(out: Path, templates_out: Path | None, *, seed: int = 7, count: int = 2) -> None:
-    """Write the committed sample set (``count`` is for larger generated sets)."""
+def _save(path: Path, data: bytes, records: list[dict[str, Any]], seed: int) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    meta = {"generator": "blankett samples", "seed": seed, "records": records}
+    path.with_name(path.name + ".expected.json").write_text(
+        json.dumps(meta, ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
+    )
+
+
+STYLES: Mapping[str, ScanStyle] = {
+    "clean": ScanStyle(
+        rotate_deg=0,
+        scale=0,
+        shift_px=0,
+        perspective_px=0,
+        blur_sigma=(0.01, 0.02),
+        noise_sigma=(0, 0.01),
+        paper=(255, 255),
+    ),
+    "office": ScanStyle(),
+    "upside_down": ScanStyle(upside_down=True),
+}
+
+
+def generate_corpus(
+    out: Path,
+    count: int,
+    *,
+    seed: int = 1,
+    style: str = "office",
+    forms: Sequence[FormDef] | None = None,
+) -> list[Path]:
+    """``count`` filled instances of each form as scanned PDFs with truth beside them."""
+    rng = random.Random(seed)
+    written = []
+    for form in forms or all_forms():
+        for i in range(count):
+            inst = make_instance(form, rng, STYLES[style])
+            path = out / form.id / f"{style}-{i:03d}.pdf"
+            _save(
+                path,
+                scanned_pdf(inst.pages),
+                [_truth(inst, list(range(1, len(inst.pages) + 1)))],
+                seed,
+            )
+            written.append(path)
+    return written
+
+
+def generate(out: Path, templates_out: Path | None, *, seed: int = 7) -> None:
+    """Write the committed sample set and, optionally, the templates."""
     rng = random.Random(seed)
     forms = {f.id: f for f in all_forms()}
     if templates_out is not None:

@@ -31,9 +31,10 @@ def scan_like(img: Gray, rng: random.Random, style: ScanStyle) -> tuple[Gray, ND
     scale = 1 + rng.uniform(-style.scale, style.scale)
     rot = cv2.getRotationMatrix2D((w / 2, h / 2), angle, scale)
     a = np.vstack([rot, [0, 0, 1]])
-    src = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
+    src = np.array([[0, 0], [w, 0], [w, h], [0, h]], dtype=np.float32)
     j = style.perspective_px
-    dst = src + np.float32([[rng.uniform(-j, j), rng.uniform(-j, j)] for _ in range(4)])
+    jitter = [[rng.uniform(-j, j), rng.uniform(-j, j)] for _ in range(4)]
+    dst = src + np.array(jitter, dtype=np.float32)
     p = cv2.getPerspectiveTransform(src, dst).astype(np.float64)
     t = np.array(
         [

@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import warnings
 from collections.abc import Iterator
+from typing import Literal
 
 import cv2
 import numpy as np
@@ -26,6 +27,9 @@ from pipeline.records import Document, Gray, Page, frozen_image
 
 # Long side of the usual page sizes (A4 11.69 in, Letter 11 in), for images with no dpi.
 _TYPICAL_LONG_SIDE_IN = 11.4
+
+
+Source = Literal["rendered", "embedded", "raster"]
 
 
 def normalize(doc: Document, cfg: NormalizeConfig, limits: LimitsConfig) -> list[Page]:
@@ -65,7 +69,7 @@ def _check_pixels(doc: Document, number: int, w: int, h: int, limits: LimitsConf
         )
 
 
-def _pdf_pages(doc: Document, dpi: int, limits: LimitsConfig) -> Iterator[tuple[Gray, str]]:
+def _pdf_pages(doc: Document, dpi: int, limits: LimitsConfig) -> Iterator[tuple[Gray, Source]]:
     try:
         pdf = pdfium.PdfDocument(doc.data)
     except pdfium.PdfiumError as exc:
@@ -90,7 +94,7 @@ def _pdf_pages(doc: Document, dpi: int, limits: LimitsConfig) -> Iterator[tuple[
 
 def _pdf_page(
     doc: Document, page: pdfium.PdfPage, number: int, dpi: int, limits: LimitsConfig
-) -> tuple[Gray, str]:
+) -> tuple[Gray, Source]:
     w_pt, h_pt = page.get_size()
     embedded = _embedded_scan(doc, page, number, dpi, limits)
     if embedded is not None:
@@ -147,10 +151,12 @@ def _as_gray(arr: np.ndarray) -> Gray:
     return cv2.cvtColor(arr, cv2.COLOR_BGR2GRAY)
 
 
-def _image_pages(doc: Document, dpi: int, limits: LimitsConfig) -> Iterator[tuple[Gray, str]]:
+def _image_pages(doc: Document, dpi: int, limits: LimitsConfig) -> Iterator[tuple[Gray, Source]]:
     try:
         with warnings.catch_warnings():
+            # Pillow warns about bombs and corrupt metadata; both are decided here instead.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            warnings.simplefilter("ignore", UserWarning)
             im = Image.open(io.BytesIO(doc.data))
     except Image.DecompressionBombError:
         raise TooLarge(

@@ -87,7 +87,7 @@ class RuleSpec(_Model):
 
     @model_validator(mode="after")
     def _arg_shape(self) -> RuleSpec:
-        needs = {
+        needs: dict[str, type | tuple[type, ...]] = {
             "regex": str,
             "min": (int, float),
             "max": (int, float),

@@ -1,0 +1,71 @@
+"""Golden end-to-end runs with real Tesseract over the committed samples and a freshly
+generated corpus. The committed samples are made by ``blankett samples`` (the project's
+own generator) with their expected values beside them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pipeline.compose import Context
+from pipeline.evaluate import EXPECTED_SUFFIX, expected_for, score_file, summarize
+from pipeline.run import process_file
+from pipeline.samplegen.build import generate_corpus
+from tests.conftest import SAMPLES
+
+SAMPLE_FILES = sorted(
+    p
+    for p in SAMPLES.rglob("*")
+    if p.is_file() and not p.name.endswith(EXPECTED_SUFFIX) and expected_for(p) is not None
+)
+MARKS = ("checkbox", "signature", "choice")
+
+
+def _marks(ctx: Context) -> set[str]:
+    return {f.name for t in ctx.templates for f in t.spec.fields if f.type in MARKS}
+
+
+def test_samples_are_present():
+    kinds = {p.suffix for p in SAMPLE_FILES}
+    assert {".pdf", ".jpg", ".png", ".tif"} <= kinds
+    assert len(SAMPLE_FILES) >= 7
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", SAMPLE_FILES, ids=lambda p: str(p.relative_to(SAMPLES)))
+def test_sample(ctx: Context, path: Path):
+    expected = expected_for(path)
+    assert expected is not None
+    got = process_file(path, ctx)
+    assert [(r.status.value, list(r.pages)) for r in got] == [
+        (e["status"], e["pages"]) for e in expected
+    ]
+    records, fields = score_file(path, expected, got, _marks(ctx))
+    assert all(r.template_ok or r.expected_status == "unidentified" for r in records)
+    wrong = [f.name for f in fields if not f.exact]
+    unflagged = [f.name for f in fields if not f.exact and not f.flagged]
+    assert unflagged == [], "a wrong value must carry needs_review"
+    assert all(f.exact for f in fields if f.kind == "mark"), wrong
+    assert len(wrong) <= 0.03 * max(1, len(fields)), wrong
+    for exp, rec in zip(expected, got, strict=True):
+        by_name = {f.name: f for f in rec.fields}
+        for name, codes in exp.get("expect_issues", {}).items():
+            assert set(codes) <= set(by_name[name].issues)
+            assert by_name[name].needs_review
+
+
+@pytest.mark.slow
+def test_generated_corpus_meets_the_accuracy_bar(ctx: Context, tmp_path: Path):
+    files = generate_corpus(tmp_path, 3, seed=2024)
+    records, fields = [], []
+    for path in files:
+        expected = expected_for(path)
+        assert expected is not None
+        r, f = score_file(path, expected, process_file(path, ctx), _marks(ctx))
+        records += r
+        fields += f
+    s = summarize(records, fields)
+    assert s.records_right == s.records == len(files)
+    assert s.marks_right == s.marks
+    assert s.text_exact / s.text_fields >= 0.97

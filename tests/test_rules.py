@@ -1,0 +1,145 @@
+"""Validators and normalizers, with property tests for the check-digit numbers."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pipeline import rules
+from pipeline.rules import check_group, check_rule, check_type, luhn_digit, luhn_ok
+
+dates = st.dates(min_value=dt.date(1900, 1, 1), max_value=dt.date(2025, 12, 31))
+
+
+def make_pnr(d: dt.date, serial: int, coordination: bool = False) -> str:
+    day = d.day + (60 if coordination else 0)
+    body = f"{d:%y%m}{day:02d}{serial:03d}"
+    return f"{d.year}{body[2:6]}-{body[6:]}{luhn_digit(body)}"
+
+
+@given(dates, st.integers(0, 999), st.booleans())
+def test_valid_personnummer_and_samordningsnummer_pass(d: dt.date, serial: int, coord: bool):
+    pnr = make_pnr(d, serial, coord)
+    got = check_type("personnummer", pnr)
+    assert got.issues == ()
+    assert got.value == pnr
+
+
+@given(dates, st.integers(0, 999), st.integers(0, 12), st.integers(1, 9))
+def test_any_single_digit_error_is_caught(d: dt.date, serial: int, pos: int, delta: int):
+    digits = make_pnr(d, serial).replace("-", "")
+    pos = 2 + pos % 10  # the 10 digits the check digit covers
+    wrong = digits[:pos] + str((int(digits[pos]) + delta) % 10) + digits[pos + 1 :]
+    issues = check_type("personnummer", wrong).issues
+    assert issues, f"{wrong} passed"
+
+
+def test_personnummer_forms_and_century():
+    today = dt.date(2026, 11, 21)
+    assert rules._personnummer("811228-9874", today).value == "19811228-9874"
+    assert rules._personnummer("121212+1212", today).value == "19121212-1212"
+    assert rules._personnummer("121212-1212", today).value == "20121212-1212"
+    assert rules._personnummer("198112289874", today).value == "19811228-9874"
+    assert rules._personnummer("19811228-9875", today).issues == ("personnummer_checksum",)
+    assert "personnummer_date" in rules._personnummer("19811328-9871", today).issues
+    assert rules._personnummer("1981122", today).issues == ("personnummer_format",)
+    assert rules._personnummer("", today).value is None
+
+
+@given(st.text(alphabet="0123456789", min_size=1, max_size=15))
+def test_luhn_digit_completes_any_body(body: str):
+    assert luhn_ok(body + luhn_digit(body))
+
+
+@pytest.mark.parametrize(
+    ("ftype", "text", "value", "issues"),
+    [
+        ("postnummer", "123 45", "123 45", ()),
+        ("postnummer", "12345", "123 45", ()),
+        ("postnummer", "SE-123 45", "123 45", ()),
+        ("postnummer", "023 45", "023 45", ("postnummer_invalid",)),
+        ("postnummer", "1234", "1234", ("postnummer_invalid",)),
+        ("organisationsnummer", "556036-0793", "556036-0793", ()),
+        ("organisationsnummer", "165560360793", "556036-0793", ()),
+        ("organisationsnummer", "556036-0794", "556036-0794", ("organisationsnummer_checksum",)),
+        ("bankgiro", "5050-1055", "5050-1055", ()),
+        ("bankgiro", "5050-1056", "5050-1056", ("bankgiro_invalid",)),
+        ("plusgiro", "4 10 54-8", "41054-8", ()),
+        ("plusgiro", "410547", "410547", ("plusgiro_invalid",)),
+        ("email", "Anna.Öberg@Exempel.SE", "Anna.Öberg@Exempel.SE", ("email_invalid",)),
+        ("email", "anna.oberg@Exempel.SE", "anna.oberg@exempel.se", ()),
+        ("email", "anna.oberg exempel.se", "anna.obergexempel.se", ("email_invalid",)),
+        ("phone", "070-123 45 67", "0701234567", ()),
+        ("phone", "+46 70 123 45 67", "+46701234567", ()),
+        ("phone", "070-12A 45 67", "070-12A 45 67", ("phone_invalid",)),
+        ("phone", "12 34", "12 34", ("phone_invalid",)),
+        ("date", "2026-03-14", "2026-03-14", ()),
+        ("date", "20260314", "2026-03-14", ()),
+        ("date", "14.03.2026", "2026-03-14", ()),
+        ("date", "2026-02-30", "2026-02-30", ("date_invalid",)),
+        ("amount", "12 500", "12500.00", ()),
+        ("amount", "3 450,50", "3450.50", ()),
+        ("amount", "1.234,5", "1234.50", ()),
+        ("amount", "250 kr", "250.00", ()),
+        ("amount", "12,5,0", "12,5,0", ("not_a_number",)),
+        ("number", "1 024", "1024", ()),
+        ("number", "3,25", "3.25", ()),
+        ("number", "12a", "12a", ("not_a_number",)),
+        ("text", "  Storgatan   12 ", "Storgatan 12", ()),
+        ("text", "   ", None, ()),
+    ],
+)
+def test_type_checks(ftype: str, text: str, value: object, issues: tuple[str, ...]):
+    got = check_type(ftype, text)
+    assert (got.value, got.issues) == (value, issues)
+
+
+def test_rules_speak_only_about_their_subject():
+    assert check_rule("required", None, None) == "required_missing"
+    assert check_rule("required", None, False) == "required_missing"
+    assert check_rule("required", None, "x") is None
+    assert check_rule("regex", r"\d{3}", "12a") == "regex_mismatch"
+    assert check_rule("regex", r"\d{3}", None) is None  # empty: only `required` speaks
+    assert check_rule("min", 10, "9.5") == "below_min"
+    assert check_rule("max", 10, "10.00") is None
+    assert check_rule("max_length", 3, "abcd") == "too_long"
+    assert check_rule("min_length", 3, "ab") == "too_short"
+    assert check_rule("in", ["A", "B"], "C") == "value_not_allowed"
+    assert check_rule("not_in_future", None, "2999-01-01") == "date_in_future"
+    assert check_rule("not_in_future", None, "2000-01-01") is None
+
+
+def test_groups():
+    assert check_group("exactly_one", [True, False]) is None
+    assert check_group("exactly_one", [False, False]) == ("group_none_marked", [True, True])
+    assert check_group("exactly_one", [True, True, False]) == (
+        "group_several_marked",
+        [True, True, False],
+    )
+    assert check_group("at_most_one", [False, False]) is None
+    assert check_group("at_least_one", [False, "x"]) is None
+    assert check_group("all_required", ["a", None]) == ("required_missing", [False, True])
+
+
+def test_every_issue_code_has_words():
+    produced = {
+        "required_missing",
+        "personnummer_checksum",
+        "postnummer_invalid",
+        "date_invalid",
+        "group_none_marked",
+        "group_several_marked",
+        "low_confidence",
+        "ink_not_read",
+        "poor_alignment",
+        "missing_pages",
+        "page_unidentified",
+        "all_pages_blank",
+        "several_options_marked",
+        "regex_mismatch",
+        "date_in_future",
+    }
+    assert produced <= set(rules.ISSUE_TEXT)
