@@ -12,9 +12,23 @@ APT_PACKAGES := tesseract-ocr tesseract-ocr-eng tesseract-ocr-swe tesseract-ocr-
 SYS_STAMP := $(VENV)/.system-packages
 PY_STAMP  := $(VENV)/.python-packages
 
-.PHONY: setup run test lint typecheck samples clean
+.PHONY: setup services run test lint samples clean
 
 setup: $(SYS_STAMP) $(PY_STAMP)
+
+# The tests also run the record store against PostgreSQL on 127.0.0.1:5432 (the machines
+# run one with trust auth; elsewhere set BLANKETT_TEST_POSTGRES to a URL that works).
+services:
+	@if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then \
+	  if ! command -v pg_ctlcluster >/dev/null 2>&1; then \
+	    echo "installing PostgreSQL"; \
+	    $(SUDO) apt-get update -q && \
+	    $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql; \
+	  fi; \
+	  for v in $$(ls /etc/postgresql 2>/dev/null); do \
+	    $(SUDO) pg_ctlcluster --skip-systemctl-redirect $$v main start || true; \
+	  done; \
+	fi
 
 $(SYS_STAMP): Makefile
 	@missing=""; for p in $(APT_PACKAGES); do \
@@ -36,16 +50,19 @@ $(PY_STAMP): pyproject.toml $(SYS_STAMP)
 run: setup
 	$(BIN)/blankett process forms_samples/ --config config.yaml
 
-test: setup
+test: setup services
+	$(BIN)/ruff check pipeline tests
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
 lint: setup
-	$(BIN)/ruff check pipeline tests bench
-	$(BIN)/ruff format --check pipeline tests bench
+	$(BIN)/ruff check pipeline tests
+	$(BIN)/ruff format --check pipeline tests
 	$(BIN)/mypy
 
+# Regenerate the committed samples and templates (deterministic: same seed, same files).
 samples: setup
-	$(BIN)/python -m pipeline.samplegen forms_samples templates
+	$(BIN)/blankett samples forms_samples --templates-out templates
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache

@@ -47,7 +47,7 @@ def ctx(cfg: Config) -> Iterator[Context]:
 def postgres_url() -> str | None:
     """A reachable PostgreSQL URL, or None; in CI an unreachable server is a failure."""
     url = os.environ.get(
-        "BLANKETT_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+        "BLANKETT_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
     )
     try:
         import psycopg
