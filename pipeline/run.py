@@ -123,7 +123,9 @@ def _read_instance(doc: Document, group: list[_Seen], ctx: Context) -> Record:
     quality: dict[int, float] = {}
     for s in group:
         assert s.ref is not None and s.match is not None
-        alignment = align(s.page.image, s.features, s.ref, s.match, cfg.align, ctx.sift)
+        alignment = align(
+            s.page.image, s.features, s.ref, s.match, s.ident.score, cfg.align, ctx.sift
+        )
         quality[s.ref.page] = alignment.quality
         readings.extend(extract(s.page, alignment, template, s.ref.page, ectx))
     fields, issues, status = validate(template.spec, readings, quality, cfg.review, cfg.align)

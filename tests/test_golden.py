@@ -69,3 +69,16 @@ def test_generated_corpus_meets_the_accuracy_bar(ctx: Context, tmp_path: Path):
     assert s.records_right == s.records == len(files)
     assert s.marks_right == s.marks
     assert s.text_exact / s.text_fields >= 0.97
+
+
+@pytest.mark.slow
+def test_committed_samples_and_templates_come_from_the_generator(tmp_path: Path):
+    """`blankett samples` is deterministic and made exactly what is committed."""
+    from pipeline.samplegen.build import generate
+    from tests.conftest import TEMPLATES
+
+    generate(tmp_path / "samples", tmp_path / "templates")
+    for ours, committed in ((tmp_path / "samples", SAMPLES), (tmp_path / "templates", TEMPLATES)):
+        made = sorted(p.relative_to(ours) for p in ours.rglob("*") if p.is_file())
+        for rel in made:
+            assert (committed / rel).read_bytes() == (ours / rel).read_bytes(), rel

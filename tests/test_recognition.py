@@ -43,7 +43,7 @@ def test_identify_and_align_match_the_true_transform(ctx: Context, upside_down: 
         assert ident.rotation == (180 if upside_down else 0)
         assert ident.score > 0.9 and ident.score - ident.runner_up > 0.3
         assert match is not None and ref is not None
-        al = align(page.image, feats, ref, match, ctx.cfg.align, ctx.sift)
+        al = align(page.image, feats, ref, match, ident.score, ctx.cfg.align, ctx.sift)
         assert al.quality > 0.9
         if upside_down:
             h, w = img.shape
@@ -74,9 +74,9 @@ def test_extract_reads_marks_text_and_drops_the_printed_form(ctx: Context, tmp_p
     values, pages = scans(form, 5, ScanStyle())
     page = as_page(pages[0][0])
     feats = ctx.orb.detect(page.image)
-    _, match, ref = identify(page, feats, ctx.catalog, ctx.orb, ctx.cfg.identify)
+    ident, match, ref = identify(page, feats, ctx.catalog, ctx.orb, ctx.cfg.identify)
     assert match is not None and ref is not None
-    al = align(page.image, feats, ref, match, ctx.cfg.align, ctx.sift)
+    al = align(page.image, feats, ref, match, ident.score, ctx.cfg.align, ctx.sift)
     ectx = ExtractContext(ctx.engine, ctx.cfg.ocr, tmp_path / "crops")
     got = {r.name: r for r in extract(page, al, ref.template, 1, ectx)}
     for name in ("galler_forare", "galler_passagerare", "ny_ansokan", "fornyelse"):
@@ -100,9 +100,9 @@ def test_blank_form_reads_nothing(ctx: Context, tmp_path):
     for number, img in enumerate(clean, start=1):
         page = as_page(scan_like(img, rng, ScanStyle())[0], number)
         feats = ctx.orb.detect(page.image)
-        _, match, ref = identify(page, feats, ctx.catalog, ctx.orb, ctx.cfg.identify)
+        ident, match, ref = identify(page, feats, ctx.catalog, ctx.orb, ctx.cfg.identify)
         assert match is not None and ref is not None
-        al = align(page.image, feats, ref, match, ctx.cfg.align, ctx.sift)
+        al = align(page.image, feats, ref, match, ident.score, ctx.cfg.align, ctx.sift)
         readings = extract(
             page, al, ref.template, number, ExtractContext(ctx.engine, ctx.cfg.ocr, None)
         )

@@ -51,7 +51,7 @@ def _draw_page(c: Canvas, page: PageDef) -> None:
 def blank_pdf(form: FormDef) -> bytes:
     """The fillable form: printed content plus one AcroForm widget per field."""
     buf = io.BytesIO()
-    c = Canvas(buf, pagesize=(PAGE_W, PAGE_H))
+    c = Canvas(buf, pagesize=(PAGE_W, PAGE_H), invariant=True)
     c.setTitle(form.title)
     for page in form.pages:
         _draw_page(c, page)
@@ -96,7 +96,7 @@ def _widget(c: Canvas, f: FieldDef) -> None:
 def reference_pdf(form: FormDef) -> bytes:
     """Only what is printed: the reference the scans are aligned to."""
     buf = io.BytesIO()
-    c = Canvas(buf, pagesize=(PAGE_W, PAGE_H))
+    c = Canvas(buf, pagesize=(PAGE_W, PAGE_H), invariant=True)
     for page in form.pages:
         _draw_page(c, page)
         c.showPage()
@@ -107,7 +107,7 @@ def reference_pdf(form: FormDef) -> bytes:
 def filled_pdf(form: FormDef, values: Mapping[str, str | bool], rng: random.Random) -> bytes:
     """The printed form with values written in, as a person with a printer or pen would."""
     buf = io.BytesIO()
-    c = Canvas(buf, pagesize=(PAGE_W, PAGE_H))
+    c = Canvas(buf, pagesize=(PAGE_W, PAGE_H), invariant=True)
     font = rng.choice(["Helvetica", "Courier", "Times-Roman"])
     size = rng.choice([10.0, 10.5, 11.0])
     for page in form.pages:

@@ -21,11 +21,12 @@ def align(
     page_features: Features,
     ref: CatalogPage,
     orb_match: Match,
+    orb_coverage: float,
     cfg: AlignConfig,
     sift: Matcher | None,
 ) -> Alignment:
-    best, method = orb_match, "orb"
-    score = coverage(ref.printed, page_features.image, orb_match)
+    """``orb_coverage`` is the coverage identify measured for ``orb_match``."""
+    best, method, score = orb_match, "orb", orb_coverage
     if orb_match.inliers < cfg.sift_fallback_inliers and sift is not None:
         reference = ref.template.references[ref.page - 1]
         alt = sift.match(sift.detect(reference), sift.detect(page_image))
