@@ -108,3 +108,33 @@ def test_blank_form_reads_nothing(ctx: Context, tmp_path):
         )
         inked = [r.name for r in readings if r.inked]
         assert inked == []
+
+
+def test_sift_fallback_aligns_as_well(ctx: Context):
+    """With the fallback forced, SIFT is tried and the better transform kept."""
+    _, pages = scans(parkering(), 6, ScanStyle())
+    page = as_page(pages[0][0])
+    feats = ctx.orb.detect(page.image)
+    ident, match, ref = identify(page, feats, ctx.catalog, ctx.orb, ctx.cfg.identify)
+    assert match is not None and ref is not None
+    forced = ctx.cfg.align.model_copy(update={"sift_fallback_inliers": 100_000})
+    al = align(page.image, feats, ref, match, ident.score, forced, ctx.sift)
+    assert al.method in ("orb", "sift")
+    assert al.quality >= ident.score > 0.9
+
+
+def test_barcode_field_is_decoded(tmp_path):
+    import zxingcpp
+
+    from pipeline.stages.extract import Region, _read_barcode
+    from pipeline.templates.schema import FieldSpec
+
+    code = zxingcpp.create_barcode("BLK-2210-0042", zxingcpp.BarcodeFormat.QRCode)
+    qr = np.asarray(code.to_image(scale=6), dtype=np.uint8)
+    crop = np.full((qr.shape[0] + 80, qr.shape[1] + 80), 245, np.uint8)
+    crop[40:-40, 40:-40] = qr
+    spec = FieldSpec(name="arende", page=1, type="barcode", box=(10, 10, 60, 60))
+    reading = _read_barcode(spec, crop, crop, Region.of(spec.region, 300 / 72))
+    assert reading.text == "BLK-2210-0042" and reading.inked and reading.confidence == 1.0
+    empty = np.full_like(crop, 245)
+    assert not _read_barcode(spec, empty, empty, Region.of(spec.region, 300 / 72)).inked

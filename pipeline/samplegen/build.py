@@ -50,6 +50,7 @@ def fill(form: FormDef, rng: random.Random) -> dict[str, str | bool]:
             "epost": p["email"] if rng.random() < 0.7 else "",
             "datum": V.date(rng, TODAY - dt.timedelta(days=30), 30),
             "namnteckning": True,
+            "svar_via": rng.choice(["post", "epost", "hamtas"]),
         }
         if renew:
             v["tidigare_nummer"] = str(rng.randrange(10000, 999999))
@@ -106,6 +107,8 @@ def expected_values(form: FormDef, printed: Mapping[str, str | bool]) -> dict[st
         raw = printed.get(f.name, "")
         if f.type in ("checkbox", "signature"):
             out[f.name] = bool(raw)
+        elif f.type == "choice":
+            out[f.name] = raw or None
         else:
             out[f.name] = check_type(f.type, str(raw)).value
     return out
@@ -123,8 +126,13 @@ def template_dict(form: FormDef) -> dict[str, Any]:
             "page": page,
             "type": f.type,
             "label": f.label,
-            "box": [r(f.x), r(f.y), r(f.w), r(f.h)],
         }
+        if f.options:
+            d["options"] = [
+                {"value": v, "box": [r(x), r(y), r(f.h), r(f.h)]} for v, _, x, y in f.options
+            ]
+        else:
+            d["box"] = [r(f.x), r(f.y), r(f.w), r(f.h)]
         ocr: dict[str, Any] = {}
         if f.comb:
             ocr["comb"] = f.comb

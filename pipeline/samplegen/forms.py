@@ -26,6 +26,7 @@ class FieldDef:
     rules: tuple[Any, ...] = ()
     comb: int | None = None
     multiline: bool = False
+    options: tuple[tuple[str, str, float, float], ...] = ()  # choice: value, label, x, y
 
 
 @dataclass(frozen=True)
@@ -122,6 +123,27 @@ class _PageBuilder:
             self.fields.append(FieldDef(name, "checkbox", label, x, y, size, size))
         self.y += ((len(items) + per_row - 1) // per_row) * (size + 9) + 2
 
+    def choice(
+        self,
+        name: str,
+        label: str,
+        options: list[tuple[str, str]],
+        size: float = 10.0,
+        rules: tuple[Any, ...] = (),
+    ) -> None:
+        """A radio group on one line: the label, then one round box per option."""
+        self.texts.append(TextDef(LEFT, self.y + size - 1.5, label, 8.5))
+        x = LEFT + 150
+        opts = []
+        for value, text in options:
+            opts.append((value, text, x, self.y))
+            x += 24 + 5.2 * len(text)
+        w = x - (LEFT + 150)
+        self.fields.append(
+            FieldDef(name, "choice", label, LEFT + 150, self.y, w, size, rules, options=tuple(opts))
+        )
+        self.y += size + 9
+
     def page(self) -> PageDef:
         self.texts.append(
             TextDef(
@@ -165,6 +187,12 @@ def parkering() -> FormDef:
         ("postort", "text", "Postort", 2, ["required"]),
     )
     b.row(("epost", "email", "E-postadress", 1))
+    b.choice(
+        "svar_via",
+        "Beslutet skickas med",
+        [("post", "Brev"), ("epost", "E-post"), ("hamtas", "Hämtas i receptionen")],
+        rules=("required",),
+    )
     b.section("3. Tidigare tillstånd")
     b.row(
         ("tidigare_nummer", "number", "Tillståndsnummer", 1),

@@ -33,6 +33,12 @@ def _draw_page(c: Canvas, page: PageDef) -> None:
         c.line(x0, _y(y0), x1, _y(y1))
     c.setLineWidth(0.6)
     for f in page.fields:
+        if f.type == "choice":
+            for _, text, x, y in f.options:
+                c.circle(x + f.h / 2, _y(y + f.h / 2), f.h / 2)
+                c.setFont("Helvetica", 8.5)
+                c.drawString(x + f.h + 4, _y(y + f.h - 1.5), text)
+            continue
         if f.type == "checkbox":
             c.rect(f.x, _y(f.y + f.h), f.w, f.h)
             c.setFont("Helvetica", 8.5)
@@ -64,6 +70,22 @@ def blank_pdf(form: FormDef) -> bytes:
 
 def _widget(c: Canvas, f: FieldDef) -> None:
     transparent = Color(1, 1, 1, alpha=0)
+    if f.type == "choice":
+        for value, text, x, y in f.options:
+            c.acroForm.radio(
+                name=f.name,
+                value=value,
+                tooltip=f"{f.label}: {text}",
+                x=x,
+                y=_y(y + f.h),
+                size=f.h,
+                borderWidth=0,
+                fillColor=transparent,
+                buttonStyle="circle",
+                shape="circle",
+                fieldFlags="radio",
+            )
+        return
     if f.type == "checkbox":
         c.acroForm.checkbox(
             name=f.name,
@@ -118,7 +140,10 @@ def filled_pdf(form: FormDef, values: Mapping[str, str | bool], rng: random.Rand
             v = values.get(f.name)
             if v is None or v is False or v == "":
                 continue
-            if f.type == "checkbox":
+            if f.type == "choice":
+                opt = next(o for o in f.options if o[0] == v)
+                _mark(c, FieldDef(f.name, "checkbox", "", opt[2], opt[3], f.h, f.h), rng)
+            elif f.type == "checkbox":
                 _mark(c, f, rng)
             elif f.type == "signature":
                 _scribble(c, f, rng)
