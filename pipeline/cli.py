@@ -206,12 +206,57 @@ def template_list(config: ConfigOpt = None) -> None:
             )
 
 
+@template_app.command("import-pdf")
+def template_import_pdf(
+    pdf: Annotated[Path, typer.Argument(help="The blank fillable PDF (AcroForm)")],
+    template_id: Annotated[str, typer.Option("--id", help="Template id (folder name)")],
+    title: Annotated[str | None, typer.Option(help="Form title (default: file name)")] = None,
+    language: Annotated[
+        str | None, typer.Option(help="OCR language for text fields, e.g. swe or eng")
+    ] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Make (or update) templates/ID from a fillable PDF's form fields."""
+    from pipeline.templates.importer import import_pdf
+
+    cfg = _config(config)
+    try:
+        report = import_pdf(
+            pdf,
+            template_id,
+            cfg.templates_dir,
+            dpi=cfg.normalize.dpi,
+            title=title,
+            language=language,
+        )
+    except BlankettError as exc:
+        typer.echo(f"blankett: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(
+        f"{report.folder}: version {report.version}, {report.fields} fields"
+        + (f", {report.kept} kept from the previous version" if report.kept else "")
+    )
+    if report.archived:
+        typer.echo(f"  the previous version was kept in {report.archived}")
+    for note in report.notes:
+        typer.echo(f"  note: {note}")
+    for skipped in report.skipped:
+        typer.echo(f"  skipped: {skipped}")
+    typer.echo(f"next: blankett template check {template_id} --overlay overlays/")
+
+
 @template_app.command("check")
 def template_check(
     template_id: Annotated[str, typer.Argument(help="Template id (its folder name)")],
+    overlay_dir: Annotated[
+        Path | None, typer.Option("--overlay", help="Write one overlay PNG per page here")
+    ] = None,
     config: ConfigOpt = None,
 ) -> None:
-    """Validate one template and its reference images."""
+    """Validate a template; report overlapping, off-page or misplaced boxes; draw overlays."""
+    import cv2
+
+    from pipeline.templates.check import check_template, overlay
     from pipeline.templates.load import load_template
 
     cfg = _config(config)
@@ -220,10 +265,79 @@ def template_check(
     except TemplateError as exc:
         typer.echo(f"blankett: {exc}", err=True)
         raise typer.Exit(1) from None
+    findings = check_template(t)
+    for f in findings:
+        typer.echo(str(f))
+    if overlay_dir is not None:
+        overlay_dir.mkdir(parents=True, exist_ok=True)
+        for page in t.spec.pages:
+            out = overlay_dir / f"{t.id}-v{t.version}-page-{page.number}.png"
+            cv2.imwrite(str(out), overlay(t, page.number))
+            typer.echo(f"overlay: {out}")
+    errors = sum(f.level == "error" for f in findings)
     typer.echo(
         f"{t.id} v{t.version}: {len(t.spec.pages)} pages, {len(t.spec.fields)} fields, "
-        f"{len(t.spec.groups)} groups: OK"
+        f"{len(t.spec.groups)} groups: {errors} errors, {len(findings) - errors} warnings"
     )
+    raise typer.Exit(1 if errors else 0)
+
+
+@template_app.command("test")
+def template_test(
+    template_id: Annotated[str, typer.Argument(help="Template id")],
+    samples: Annotated[list[Path], typer.Argument(help="Scans with <file>.expected.json beside")],
+    min_exact: Annotated[float, typer.Option(help="Fail under this exact-match %")] = 97.0,
+    config: ConfigOpt = None,
+) -> None:
+    """Run the pipeline over sample scans of one form and print a per-field table."""
+    from pipeline.compose import open_context
+    from pipeline.evaluate import expected_for, field_table, score_file, summarize
+    from pipeline.run import process_file
+
+    _setup_logging(False)
+    cfg = _config(config)
+    targets = [p for p in _expand(samples) if expected_for(p) is not None]
+    if not targets:
+        typer.echo("blankett: no samples with expected values (<file>.expected.json)", err=True)
+        raise typer.Exit(2)
+    recs, fields = [], []
+    try:
+        with open_context(cfg, store=False) as ctx:
+            if template_id not in {t.id for t in ctx.templates}:
+                typer.echo(
+                    f"blankett: no template {template_id!r} in {cfg.templates_dir}", err=True
+                )
+                raise typer.Exit(2)
+            marks = {
+                f.name
+                for t in ctx.templates
+                if t.id == template_id
+                for f in t.spec.fields
+                if f.type in ("checkbox", "signature", "choice")
+            }
+            for path in targets:
+                expected = [e for e in expected_for(path) or [] if e.get("template") == template_id]
+                r, f = score_file(path, expected, process_file(path, ctx), marks)
+                recs += r
+                fields += f
+    except TemplateError as exc:
+        typer.echo(f"blankett: {exc}", err=True)
+        raise typer.Exit(2) from None
+    for line in field_table(fields):
+        typer.echo(line)
+    s = summarize(recs, fields).as_dict()
+    typer.echo(
+        f"{s['records_identified_right']}/{s['records']} forms identified; "
+        f"text {s['text_exact_pct']} % exact, marks {s['marks_right_pct']} % right, "
+        f"{s['flagged_pct']} % flagged, {s['wrong_unflagged']} wrong and unflagged"
+    )
+    ok = (
+        s["records_identified_right"] == s["records"]
+        and s["records"] > 0
+        and s["text_exact_pct"] >= min_exact
+        and s["marks_right_pct"] >= min_exact
+    )
+    raise typer.Exit(0 if ok else 1)
 
 
 @app.command("samples")

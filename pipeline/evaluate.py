@@ -160,3 +160,20 @@ def summarize(records: Sequence[RecordScore], fields: Sequence[FieldScore]) -> S
         flagged=sum(f.flagged for f in fields),
         wrong_unflagged=sum((not f.exact) and (not f.flagged) for f in fields),
     )
+
+
+def field_table(fields: Sequence[FieldScore]) -> list[str]:
+    """A per-field table: samples, exact %, character accuracy %, flagged %."""
+    by_name: dict[str, list[FieldScore]] = {}
+    for f in fields:
+        by_name.setdefault(f.name, []).append(f)
+    width = max((len(n) for n in by_name), default=5)
+    lines = [f"{'field':{width}}  {'n':>4}  {'exact%':>7}  {'chars%':>7}  {'flagged%':>8}"]
+    for name, fs in by_name.items():
+        n = len(fs)
+        exact = 100.0 * sum(f.exact for f in fs) / n
+        chars = 100.0 * sum(f.char_accuracy for f in fs) / n
+        flagged = 100.0 * sum(f.flagged for f in fs) / n
+        mark = "  <-- wrong and unflagged" if any(not f.exact and not f.flagged for f in fs) else ""
+        lines.append(f"{name:{width}}  {n:4d}  {exact:7.1f}  {chars:7.1f}  {flagged:8.1f}{mark}")
+    return lines

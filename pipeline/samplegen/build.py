@@ -13,7 +13,6 @@ from typing import Any
 
 import cv2
 import numpy as np
-import yaml
 from PIL import Image
 from reportlab.pdfgen.canvas import Canvas
 
@@ -23,6 +22,7 @@ from pipeline.samplegen import values as V
 from pipeline.samplegen.degrade import ScanStyle, bilevel, scan_like
 from pipeline.samplegen.forms import FormDef, all_forms, felanmalan
 from pipeline.samplegen.render import blank_pdf, filled_pdf, rasterize, reference_pdf
+from pipeline.templates.yamlio import dump_yaml
 
 DPI = 300
 TODAY = dt.date(2026, 11, 2)  # fixed, so the same seed gives the same files
@@ -154,22 +154,6 @@ def template_dict(form: FormDef) -> dict[str, Any]:
         "fields": fields,
         "groups": [dict(g) for g in form.groups],
     }
-
-
-class _Dumper(yaml.SafeDumper):
-    """Short lists of scalars (boxes, rules) on one line: templates are edited by hand."""
-
-
-def _flow_scalars(dumper: yaml.SafeDumper, data: list[Any]) -> yaml.Node:
-    flow = all(not isinstance(x, (dict, list)) for x in data)
-    return dumper.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=flow)
-
-
-_Dumper.add_representer(list, _flow_scalars)
-
-
-def dump_yaml(data: Any) -> str:
-    return yaml.dump(data, Dumper=_Dumper, allow_unicode=True, sort_keys=False, width=100)
 
 
 def write_template(form: FormDef, folder: Path) -> None:

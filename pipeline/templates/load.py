@@ -88,13 +88,27 @@ def load_template(folder: Path, dpi: float) -> Template:
     return Template(spec=spec, folder=folder, dpi=dpi, references=tuple(refs))
 
 
+VERSIONS_DIR = "versions"
+
+
+def template_dirs(root: Path) -> list[Path]:
+    """``<root>/<id>/`` (the current version) and ``<root>/<id>/versions/<n>/`` (earlier
+    versions, kept so that scans of older printings are still recognised)."""
+    out = []
+    for d in sorted(p for p in root.iterdir() if p.is_dir()):
+        if (d / TEMPLATE_FILE).is_file():
+            out.append(d)
+        vdir = d / VERSIONS_DIR
+        if vdir.is_dir():
+            out += sorted(v for v in vdir.iterdir() if (v / TEMPLATE_FILE).is_file())
+    return out
+
+
 def load_templates(root: Path, dpi: float) -> tuple[Template, ...]:
     """Every ``<root>/*/template.yaml``; a broken one stops the load with its reason."""
     if not root.is_dir():
         raise TemplateError("templates folder not found", path=root)
-    templates = [
-        load_template(d, dpi) for d in sorted(root.iterdir()) if (d / TEMPLATE_FILE).is_file()
-    ]
+    templates = [load_template(d, dpi) for d in template_dirs(root)]
     seen: dict[tuple[str, int], Path] = {}
     for t in templates:
         key = (t.id, t.version)

@@ -106,6 +106,7 @@ class RuleSpec(_Model):
 class ChoiceOption(_Model):
     value: str
     box: Box
+    source: str | None = Field(None, description="AcroForm export value of this option")
 
     _box = field_validator("box")(_check_box)
 
@@ -116,6 +117,9 @@ class FieldSpec(_Model):
     type: FieldType = "text"
     box: Box | None = None
     label: str | None = Field(None, description="Printed label, shown to operators")
+    source: str | None = Field(
+        None, description="AcroForm field name this field was imported from (re-import key)"
+    )
     ocr: OcrSpec = OcrSpec()
     rules: tuple[RuleSpec, ...] = ()
     options: tuple[ChoiceOption, ...] = Field((), description="type choice: one box per option")

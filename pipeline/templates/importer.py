@@ -1,0 +1,309 @@
+"""``template import-pdf``: a template from a fillable PDF's AcroForm widgets.
+
+One field per widget (radio buttons of one name become one ``choice`` field), the kind
+and flags from the PDF, type and rules guessed from telling names, reference images
+rendered from the blank form. Re-importing a new revision keeps the admin's names, types
+and rules for fields whose boxes did not move; when the layout changed, the previous
+version is kept under ``versions/<n>/`` so scans of the older printing still match.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import pypdfium2 as pdfium
+from pydantic import ValidationError
+
+from pipeline.errors import TemplateError
+from pipeline.templates.acroform import AcroForm, Widget, read_acroform
+from pipeline.templates.guess import field_name, guess_type
+from pipeline.templates.load import TEMPLATE_FILE, VERSIONS_DIR, read_spec
+from pipeline.templates.schema import TemplateSpec
+from pipeline.templates.yamlio import dump_yaml
+
+SAME_BOX_PT = 2.0  # a box that moved less than this did not move
+
+
+@dataclass
+class ImportReport:
+    folder: Path
+    version: int
+    fields: int = 0
+    kept: int = 0  # fields that kept the admin's edits from the previous version
+    skipped: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    archived: Path | None = None
+
+
+def _clip(
+    box: tuple[float, float, float, float], w: float, h: float
+) -> tuple[float, float, float, float] | None:
+    x0, y0 = max(0.0, box[0]), max(0.0, box[1])
+    x1, y1 = min(w, box[0] + box[2]), min(h, box[1] + box[3])
+    if x1 - x0 < 1 or y1 - y0 < 1:
+        return None
+    return (round(x0, 2), round(y0, 2), round(x1 - x0, 2), round(y1 - y0, 2))
+
+
+def _unique(name: str, taken: set[str]) -> str:
+    out, n = name, 2
+    while out in taken:
+        out, n = f"{name}_{n}", n + 1
+    taken.add(out)
+    return out
+
+
+def _option_value(w: Widget, index: int) -> str:
+    raw = w.export or str(index + 1)
+    return re.sub(r"[^A-Za-z0-9_\-]+", "_", raw).strip("_") or str(index + 1)
+
+
+def fields_from_widgets(
+    form: AcroForm, report: ImportReport
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(fields, groups) as template dicts, in page and reading order."""
+    taken: set[str] = set()
+    fields: list[dict[str, Any]] = []
+    radios: dict[tuple[int, str], list[Widget]] = defaultdict(list)
+    checks: dict[tuple[int, str], list[str]] = defaultdict(list)
+    unnamed = 0
+    ordered = sorted(form.widgets, key=lambda w: (w.page, round(w.box[1] / 4), w.box[0]))
+    for w in ordered:
+        label = w.name or f"page {w.page} at {w.box[0]:.0f},{w.box[1]:.0f}"
+        if w.kind == "button":
+            report.skipped.append(f"{label}: push button (no data)")
+            continue
+        if w.hidden:
+            report.skipped.append(f"{label}: hidden field")
+            continue
+        if w.read_only:
+            report.skipped.append(f"{label}: read-only field (filled by the PDF, not a person)")
+            continue
+        page = form.pages[w.page - 1]
+        box = _clip(w.box, page.width, page.height)
+        if box is None:
+            report.skipped.append(f"{label}: its box lies outside page {w.page}")
+            continue
+        if w.kind == "radio":
+            radios[(w.page, w.name)].append(Widget(**{**w.__dict__, "box": box}))
+            continue
+        if not w.name:
+            unnamed += 1
+        name = _unique(field_name(w.name) if w.name else f"falt_p{w.page}_{unnamed}", taken)
+        if not w.name:
+            report.notes.append(f"a widget with no name on page {w.page} was named {name}")
+        d: dict[str, Any] = {"name": name, "page": w.page}
+        if w.kind == "checkbox":
+            d["type"] = "checkbox"
+            base = re.sub(r"\[\d+\]$", "", w.name)
+            checks[(w.page, base)].append(name)
+        elif w.kind == "signature":
+            d["type"] = "signature"
+        else:
+            ftype, rules = guess_type(w.name, w.tooltip)
+            d["type"] = ftype
+            if rules:
+                d["rules"] = list(rules)
+            if w.kind == "choice":
+                report.notes.append(f"{name}: a list/combo box, read as the text written in it")
+            ocr: dict[str, Any] = {}
+            if w.comb:
+                ocr["comb"] = w.comb
+            if w.multiline:
+                ocr["single_line"] = False
+            if ocr:
+                d["ocr"] = ocr
+        d["label"] = (w.tooltip or w.name or name)[:120]
+        d["box"] = list(box)
+        d["source"] = w.name or None
+        fields.append(d)
+    for (page, raw), widgets in radios.items():
+        name = _unique(field_name(raw) if raw else f"val_p{page}", taken)
+        if len(widgets) < 2:
+            report.notes.append(f"{name}: a radio group with one button, imported as a checkbox")
+            fields.append(
+                {
+                    "name": name,
+                    "page": page,
+                    "type": "checkbox",
+                    "label": (widgets[0].tooltip or raw or name)[:120],
+                    "box": list(widgets[0].box),
+                    "source": raw or None,
+                }
+            )
+            continue
+        seen: set[str] = set()
+        options = []
+        for i, w in enumerate(widgets):
+            value = _unique(_option_value(w, i), seen)
+            options.append({"value": value, "box": list(w.box), "source": w.export})
+        fields.append(
+            {
+                "name": name,
+                "page": page,
+                "type": "choice",
+                "label": (widgets[0].tooltip or raw or name)[:120],
+                "options": options,
+                "rules": ["required"],
+                "source": raw or None,
+            }
+        )
+    groups = [
+        {
+            "name": _unique(field_name(base) + "_grupp", taken),
+            "kind": "at_least_one",
+            "fields": names,
+        }
+        for (_, base), names in checks.items()
+        if len(names) >= 2
+    ]
+    fields.sort(key=lambda d: (d["page"], _top_left(d)))
+    return fields, groups
+
+
+def _top_left(d: dict[str, Any]) -> tuple[float, float]:
+    boxes = [d["box"]] if "box" in d else [o["box"] for o in d["options"]]
+    return (round(min(b[1] for b in boxes) / 4), min(b[0] for b in boxes))
+
+
+def _box_of(d: dict[str, Any]) -> list[list[float]]:
+    return [d["box"]] if "box" in d else [o["box"] for o in d.get("options", [])]
+
+
+def _same_place(a: list[list[float]], b: list[list[float]]) -> bool:
+    return len(a) == len(b) and all(
+        abs(p - q) <= SAME_BOX_PT
+        for ba, bb in zip(a, b, strict=True)
+        for p, q in zip(ba, bb, strict=True)
+    )
+
+
+def merge_previous(
+    new: list[dict[str, Any]],
+    groups: list[dict[str, Any]],
+    prev: TemplateSpec,
+    report: ImportReport,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], bool]:
+    """Keep the admin's edits for unmoved fields; (fields, groups, layout changed)."""
+    old = {
+        f.source: f.model_dump(mode="json", exclude_none=True, exclude_defaults=True)
+        for f in prev.fields
+        if f.source
+    }
+    for f in prev.fields:
+        old.setdefault(
+            f"#{f.name}", f.model_dump(mode="json", exclude_none=True, exclude_defaults=True)
+        )
+    changed = len(new) != len(prev.fields)
+    merged, taken = [], set()
+    for d in new:
+        o = old.get(d.get("source") or "") or old.get(f"#{d['name']}")
+        if o is not None and o.get("page", 1) == d["page"] and _same_place(_box_of(o), _box_of(d)):
+            keep = {**o, "page": d["page"]}
+            if "box" in d:
+                keep["box"] = d["box"]
+            merged.append(keep)
+            report.kept += 1
+        else:
+            changed = True
+            merged.append(d)
+        taken.add(merged[-1]["name"])
+    names = {d["name"] for d in merged}
+    kept_groups = [
+        g.model_dump(mode="json", exclude_none=True)
+        for g in prev.groups
+        if set(g.fields) <= names and (g.when is None or g.when in names)
+    ]
+    covered = {tuple(g["fields"]) for g in kept_groups}
+    extra = [g for g in groups if tuple(g["fields"]) not in covered and set(g["fields"]) <= names]
+    return merged, kept_groups + extra, changed
+
+
+def render_references(data: bytes, dpi: int) -> list[np.ndarray]:
+    """The blank form as printed (widget appearances included), grayscale."""
+    pdf = pdfium.PdfDocument(data, password="")
+    try:
+        out = []
+        for i in range(len(pdf)):
+            page = pdf[i]
+            bm = page.render(scale=dpi / 72, grayscale=True, draw_annots=True)
+            arr = bm.to_numpy()
+            out.append(np.ascontiguousarray(arr[:, :, 0] if arr.ndim == 3 else arr))
+            page.close()
+        return out
+    finally:
+        pdf.close()
+
+
+def import_pdf(
+    pdf: Path,
+    template_id: str,
+    templates_dir: Path,
+    *,
+    dpi: int = 300,
+    title: str | None = None,
+    language: str | None = None,
+) -> ImportReport:
+    try:
+        data = pdf.read_bytes()
+    except OSError as exc:
+        raise TemplateError(f"cannot read ({exc.strerror})", path=pdf) from None
+    form = read_acroform(data, str(pdf))
+    folder = templates_dir / template_id
+    report = ImportReport(folder=folder, version=1, notes=list(form.notes))
+    fields, groups = fields_from_widgets(form, report)
+    prev_path = folder / TEMPLATE_FILE
+    prev = read_spec(prev_path) if prev_path.is_file() else None
+    pages = [
+        {
+            "number": i,
+            "image": f"page-{i}.png",
+            "width": round(g.width, 2),
+            "height": round(g.height, 2),
+        }
+        for i, g in enumerate(form.pages, start=1)
+    ]
+    if prev is not None:
+        fields, groups, changed = merge_previous(fields, groups, prev, report)
+        changed |= [(p["width"], p["height"]) for p in pages] != [
+            (round(p.width, 2), round(p.height, 2)) for p in prev.pages
+        ]
+        report.version = prev.version + 1 if changed else prev.version
+        title = title or prev.title
+        language = language or prev.language
+    spec_dict: dict[str, Any] = {
+        "id": template_id,
+        "version": report.version,
+        "title": title or pdf.stem,
+    }
+    if language:
+        spec_dict["language"] = language
+    spec_dict |= {"pages": pages, "fields": fields, "groups": groups}
+    try:
+        TemplateSpec.model_validate(spec_dict)
+    except ValidationError as exc:
+        raise TemplateError(f"the imported template does not validate: {exc}", path=pdf) from None
+    references = render_references(data, dpi)
+    if prev is not None and report.version != prev.version:
+        report.archived = folder / VERSIONS_DIR / str(prev.version)
+        report.archived.mkdir(parents=True, exist_ok=True)
+        for p in [prev_path, *(folder / pg.image for pg in prev.pages)]:
+            if p.is_file():
+                shutil.move(str(p), report.archived / p.name)
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, img in enumerate(references, start=1):
+        cv2.imwrite(str(folder / f"page-{i}.png"), img, [cv2.IMWRITE_PNG_COMPRESSION, 9])
+    header = (
+        f"# Imported from {pdf.name} by `blankett template import-pdf`.\n"
+        "# Rename fields and set types and rules freely: a re-import keeps them.\n"
+    )
+    (folder / TEMPLATE_FILE).write_text(header + dump_yaml(spec_dict), encoding="utf-8")
+    report.fields = len(fields)
+    return report
