@@ -67,6 +67,8 @@ class Identification:
     inliers: int  # feature inliers of the best candidate
     rotation: int  # 0/90/180/270, from the matched transform
     evidence: Literal["features", "none"] = "features"
+    # Another version of the same form page fitted about as well: the version is a guess.
+    version_uncertain: bool = False
 
 
 @dataclass(frozen=True, eq=False)

@@ -45,6 +45,7 @@ ISSUE_TEXT: Mapping[str, str] = {
     "several_options_marked": "more than one option is marked",
     "poor_alignment": "the page could not be aligned well to its template",
     "missing_pages": "pages of this form are missing",
+    "version_uncertain": "two versions of this form look alike; check the version",
     "page_unidentified": "the page does not match any template",
     "all_pages_blank": "every page is blank",
 }

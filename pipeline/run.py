@@ -133,6 +133,9 @@ def _read_instance(doc: Document, group: list[_Seen], ctx: Context) -> Record:
     if missing:
         issues = (*issues, "missing_pages")
         status = Status.NEEDS_REVIEW
+    if any(s.ident.version_uncertain for s in group):
+        issues = (*issues, "version_uncertain")
+        status = Status.NEEDS_REVIEW
     log.info(
         "record file=%s template=%s pages=%s status=%s flagged=%d",
         doc.path,

@@ -137,8 +137,8 @@ def read_acroform(data: bytes, source: str) -> AcroForm:
         n_pages = len(pages)
     except (PdfReadError, FileNotDecryptedError, ValueError, KeyError) as exc:
         raise TemplateError(f"cannot read the PDF ({exc})", path=source) from None
-    root = reader.trailer["/Root"].get_object()
-    acro = root.get("/AcroForm")
+    root: Any = reader.trailer["/Root"].get_object()
+    acro: Any = root.get("/AcroForm")
     acro = acro.get_object() if acro is not None else None
     xfa = bool(acro is not None and "/XFA" in acro)
     geoms, widgets, notes = [], [], []

@@ -124,14 +124,14 @@ def fields_from_widgets(
         d["box"] = list(box)
         d["source"] = w.name or None
         fields.append(d)
-    for (page, raw), widgets in radios.items():
-        name = _unique(field_name(raw) if raw else f"val_p{page}", taken)
+    for (pno, raw), widgets in radios.items():
+        name = _unique(field_name(raw) if raw else f"val_p{pno}", taken)
         if len(widgets) < 2:
             report.notes.append(f"{name}: a radio group with one button, imported as a checkbox")
             fields.append(
                 {
                     "name": name,
-                    "page": page,
+                    "page": pno,
                     "type": "checkbox",
                     "label": (widgets[0].tooltip or raw or name)[:120],
                     "box": list(widgets[0].box),
@@ -147,7 +147,7 @@ def fields_from_widgets(
         fields.append(
             {
                 "name": name,
-                "page": page,
+                "page": pno,
                 "type": "choice",
                 "label": (widgets[0].tooltip or raw or name)[:120],
                 "options": options,

@@ -11,7 +11,7 @@ class _Dumper(yaml.SafeDumper):
     pass
 
 
-def _flow_scalars(dumper: yaml.SafeDumper, data: list[Any]) -> yaml.Node:
+def _flow_scalars(dumper: Any, data: Any) -> yaml.Node:
     flow = all(not isinstance(x, (dict, list)) for x in data)
     return dumper.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=flow)
 
