@@ -66,8 +66,10 @@ def main() -> None:
                 ident, _, _ = identify(page, f, cat, orb, cfg.identify)
                 wrong += (ident.template_id, ident.template_page) != (fid, n)
             times[name].append((time.perf_counter() - t0) / len(pages) * 1000)
-    print(f"{len(pages)} scanned pages, {args.repeat} rounds; catalog pages: "
-          f"{len(small.pages)} and {len(large.pages)}; wrong identifications: {wrong}")
+    print(
+        f"{len(pages)} scanned pages, {args.repeat} rounds; catalog pages: "
+        f"{len(small.pages)} and {len(large.pages)}; wrong identifications: {wrong}"
+    )
     med = {k: statistics.median(v) for k, v in times.items()}
     for k, m in med.items():
         print(f"  {k:14} median {m:6.1f} ms per page (identify only, features computed once)")

@@ -20,8 +20,18 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def one_run(engine: str, samples: list[str]) -> tuple[float, int]:
-    cmd = [sys.executable, "-m", "pipeline.cli", "process", *samples, "--no-store",
-           "--engine", engine, "-c", str(ROOT / "config.yaml")]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pipeline.cli",
+        "process",
+        *samples,
+        "--no-store",
+        "--engine",
+        engine,
+        "-c",
+        str(ROOT / "config.yaml"),
+    ]
     t0 = time.perf_counter()
     res = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, check=False)
     elapsed = time.perf_counter() - t0
@@ -45,8 +55,10 @@ def main() -> None:
     print(f"{pages} pages per run, {args.runs} runs per engine (start-up included)")
     med = {e: statistics.median(ts) for e, ts in times.items()}
     for e, m in med.items():
-        print(f"  {e:12} median {m:6.2f} s  {pages / m:5.2f} pages/s  "
-              f"(min {min(times[e]):.2f}, max {max(times[e]):.2f})")
+        print(
+            f"  {e:12} median {m:6.2f} s  {pages / m:5.2f} pages/s  "
+            f"(min {min(times[e]):.2f}, max {max(times[e]):.2f})"
+        )
     print(f"  ratio pytesseract/tesserocr time: {med['pytesseract'] / med['tesserocr']:.1f}x")
 
 
