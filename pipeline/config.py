@@ -33,7 +33,7 @@ class OcrConfig(_Frozen):
 class NormalizeConfig(_Frozen):
     dpi: int = Field(300, ge=100, le=600)
     # Share of dark pixels under which a page counts as blank (after margins are cut).
-    blank_ink_ratio: float = Field(0.002, gt=0, lt=0.1)
+    blank_ink_ratio: float = Field(0.001, gt=0, lt=0.1)
 
 
 class IdentifyConfig(_Frozen):

@@ -64,12 +64,16 @@ def despeckle(mask: NDArray[np.bool_], min_area: int) -> NDArray[np.bool_]:
 
 
 def is_blank(img: Gray, max_ink: float, margin: float = 0.05) -> bool:
-    """True when, away from the edges (scanner shadows), almost nothing is printed."""
-    small = downscale(img, 0.25)
+    """True when, away from the edges (scanner shadows), almost nothing is printed.
+
+    At half resolution with a lenient ink threshold, so that a page that is only a thin
+    printed frame (a continuation sheet) is not mistaken for an empty one.
+    """
+    small = downscale(img, 0.5)
     h, w = small.shape
     my, mx = int(h * margin), int(w * margin)
-    core = small[my : h - my, mx : w - mx]
-    mask = despeckle(ink_mask(cv2.medianBlur(core, 3)), 4)
+    core = cv2.medianBlur(small[my : h - my, mx : w - mx], 3)
+    mask = despeckle(core < 0.8 * paper_level(core), 8)
     return float(np.count_nonzero(mask)) / max(core.size, 1) < max_ink
 
 

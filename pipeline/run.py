@@ -129,7 +129,8 @@ def _read_instance(doc: Document, group: list[_Seen], ctx: Context) -> Record:
         quality[s.ref.page] = alignment.quality
         readings.extend(extract(s.page, alignment, template, s.ref.page, ectx))
     fields, issues, status = validate(template.spec, readings, quality, cfg.review, cfg.align)
-    missing = len(template.spec.pages) - len(group)
+    present = {s.ref.page for s in group if s.ref is not None}
+    missing = [p.number for p in template.spec.pages if p.number not in present and not p.optional]
     if missing:
         issues = (*issues, "missing_pages")
         status = Status.NEEDS_REVIEW

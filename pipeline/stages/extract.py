@@ -29,6 +29,7 @@ MARGIN_PT = 3.0  # context around a box: text overflows boxes, operators want to
 SEARCH_PX = 6  # local re-alignment range, full-resolution pixels
 DROPOUT_GROW_PX = 2  # printed ink is removed this far around the reference's strokes
 MARK_ON, MARK_OFF = 0.05, 0.012  # ink share inside a box: marked / clearly empty
+MIN_TEXT_INK_PX = 40  # less ink than a small digit at 300 dpi: the field is empty
 
 # Every list keeps the space: without it Tesseract forces gaps into other glyphs and its
 # confidence collapses (postnummer "223 37": 0.32 without, 0.995 with).
@@ -200,9 +201,12 @@ def _read_text(
         if cx < bx1 and cx + cw > bx0 and cy < by1 and cy + ch > by0:
             keep[i] = True
     mine = keep[labels]
+    # Accents and dots that stick out of a tight box belong to the letters below them.
+    mine |= ink & cv2.dilate(mine.astype(np.uint8), np.ones((15, 15), np.uint8)).astype(bool)
     count = int(np.count_nonzero(mine))
     ratio = count / max(r.w * r.h, 1)
-    if count < 25 or ratio < 0.001:
+    # An absolute floor: a short word in a page-sized box is a tiny share of it.
+    if count < MIN_TEXT_INK_PX:
         return FieldReading(spec.name, spec.page, "", ratio, False, 0.99)
     box = bbox_of(mine)
     assert box is not None
@@ -216,8 +220,6 @@ def _read_text(
         image = clean[y0:y1, x0:x1]
     result = ctx.engine.read(pad_white(image, 12), hints)
     text = result.text.strip()
-    if spec.ocr.comb:
-        text = text.replace(" ", "")
     return FieldReading(spec.name, spec.page, text, ratio, True, result.confidence if text else 0.0)
 
 
@@ -225,21 +227,36 @@ def _compact_comb(clean: Gray, ink: NDArray[np.bool_], span: tuple[int, int], ce
     """One glyph per comb cell, set side by side at normal spacing.
 
     Characters spread over wide cells read badly as a line ("1 9 6 1" came back as
-    "9 6 21"); packed together they read like any printed number.
+    "9 6 21"); packed together they read like any printed text. An empty cell between
+    written ones is a space, and gets a word gap.
     """
     rows = np.flatnonzero(ink.any(axis=1))
     top, bottom = int(rows.min()), int(rows.max()) + 1
     height = bottom - top
     gap = np.full((height, max(4, height // 4)), 255, np.uint8)
+    space = np.full((height, max(10, height)), 255, np.uint8)
     width = (span[1] - span[0]) / cells
-    parts: list[Gray] = []
+    glyphs: list[Gray | None] = []
     for i in range(cells):
         c0, c1 = round(span[0] + i * width), round(span[0] + (i + 1) * width)
         cols = np.flatnonzero(ink[top:bottom, c0:c1].any(axis=0))
-        if len(cols) == 0:
+        glyphs.append(
+            clean[top:bottom, c0 + int(cols.min()) : c0 + int(cols.max()) + 1]
+            if len(cols)
+            else None
+        )
+    written = [i for i, g in enumerate(glyphs) if g is not None]
+    if not written:
+        return clean[top:bottom, span[0] : span[1]]
+    parts: list[Gray] = []
+    for i in range(written[0], written[-1] + 1):
+        g = glyphs[i]
+        if g is None:
+            if parts and parts[-1] is not space:
+                parts[-1] = space
             continue
-        parts += [clean[top:bottom, c0 + int(cols.min()) : c0 + int(cols.max()) + 1], gap]
-    return np.hstack(parts[:-1]) if parts else clean[top:bottom, span[0] : span[1]]
+        parts += [g, gap]
+    return np.hstack(parts[:-1])
 
 
 def _mark_share(cleaned: Gray, inner: tuple[int, int, int, int], paper: float) -> float:

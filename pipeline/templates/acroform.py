@@ -89,7 +89,7 @@ def _inherited(node: Any, key: str) -> Any:
     return None
 
 
-def _full_name(widget: Any) -> str:
+def full_name(widget: Any) -> str:
     parts = []
     node = widget
     while node is not None:
@@ -101,15 +101,25 @@ def _full_name(widget: Any) -> str:
     return ".".join(reversed(parts))
 
 
-def _export_value(widget: Any) -> str | None:
+def on_state(widget: Any) -> str | None:
+    """The appearance state that means "checked" (a checkbox's or radio button's export).
+
+    Usually the one state besides /Off; some forms name the off state oddly (W-9: /1 and
+    /N), so a state the down appearances share is preferred.
+    """
     ap = widget.get("/AP")
     if ap is None:
         return None
-    normal = ap.get_object().get("/N")
-    if normal is None or not hasattr(normal.get_object(), "keys"):
-        return None
-    states = [str(k).lstrip("/") for k in normal.get_object() if str(k) != "/Off"]
-    return states[0] if states else None
+    ap = ap.get_object()
+
+    def states(key: str) -> list[str]:
+        d = ap.get(key)
+        d = d.get_object() if d is not None else None
+        return [str(k).lstrip("/") for k in d if str(k) != "/Off"] if hasattr(d, "keys") else []
+
+    normal, down = states("/N"), states("/D")
+    shared = [s for s in normal if s in down]
+    return (shared or normal or [None])[0]
 
 
 def _kind(ft: Any, flags: int) -> WidgetKind:
@@ -168,7 +178,7 @@ def read_acroform(data: bytes, source: str) -> AcroForm:
             tooltip = _inherited(a, "/TU")
             widgets.append(
                 Widget(
-                    name=_full_name(a),
+                    name=full_name(a),
                     page=i + 1,
                     box=geom.to_template((rect[0], rect[1], rect[2], rect[3])),
                     kind=kind,
@@ -178,7 +188,7 @@ def read_acroform(data: bytes, source: str) -> AcroForm:
                     max_len=int(max_len) if max_len else None,
                     read_only=bool(flags & FF_READONLY),
                     hidden=bool(aflags & (F_HIDDEN | F_NOVIEW)),
-                    export=_export_value(a) if kind in ("checkbox", "radio") else None,
+                    export=on_state(a) if kind in ("checkbox", "radio") else None,
                 )
             )
     if not widgets:

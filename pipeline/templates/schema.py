@@ -177,6 +177,9 @@ class PageSpec(_Model):
     image: str = Field(description="Reference image file beside template.yaml")
     width: float = Field(gt=0, description="Page width in points")
     height: float = Field(gt=0, description="Page height in points")
+    optional: bool = Field(
+        False, description="May be left out (a continuation sheet): not a missing page"
+    )
 
 
 class TemplateSpec(_Model):
