@@ -51,13 +51,13 @@ run: setup
 	$(BIN)/blankett process forms_samples/ --config config.yaml
 
 test: setup services
-	$(BIN)/ruff check pipeline tests
+	$(BIN)/ruff check pipeline tests bench
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
 lint: setup
-	$(BIN)/ruff check pipeline tests
-	$(BIN)/ruff format --check pipeline tests
+	$(BIN)/ruff check pipeline tests bench
+	$(BIN)/ruff format --check pipeline tests bench
 	$(BIN)/mypy
 
 # Regenerate the committed samples and templates (deterministic: same seed, same files).

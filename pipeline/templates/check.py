@@ -97,7 +97,7 @@ def overlay(t: Template, page: int) -> NDArray[np.uint8]:
     img = cv2.cvtColor(ref, cv2.COLOR_GRAY2BGR)
     img = (img.astype(np.float32) * 0.55 + 255 * 0.45).astype(np.uint8)  # fade the form
     s = t.scale()
-    font, fs, th = cv2.FONT_HERSHEY_SIMPLEX, max(0.5, s / 7.0), max(1, round(s / 3))
+    font, fs, th = cv2.FONT_HERSHEY_SIMPLEX, max(0.5, s / 5.0), max(1, round(s / 2.5))
     for f in t.spec.page_fields(page):
         colour = COLOURS.get(f.type, NUMERIC_COLOUR)
         for k, (x, y, w, h) in enumerate(_boxes(f)):
@@ -120,9 +120,15 @@ def overlay(t: Template, page: int) -> NDArray[np.uint8]:
                 for c in range(1, f.ocr.comb):
                     cx = round(p0[0] + c * cell)
                     cv2.line(img, (cx, p1[1] - (p1[1] - p0[1]) // 3), (cx, p1[1]), colour, th)
-        x, y, _, _ = f.region
+        x, y, w, h = f.region
         tag = f"{f.name} [{f.type}{'*' if f.required else ''}]"
-        org = (round(x * s) + 3, max(round(y * s) - 6, 14))
-        cv2.putText(img, tag, org, font, fs, (255, 255, 255), th + 3, cv2.LINE_AA)
-        cv2.putText(img, tag, org, font, fs, colour, th, cv2.LINE_AA)
+        (tw, tht), base = cv2.getTextSize(tag, font, fs, th)
+        # On a white label at the box's bottom-left, inside it: printed labels sit at the
+        # top, and a box's bottom is where the writing goes, so it is blank on the form.
+        # Boxes too small for their tag (marks) get it just above them instead.
+        x0, y1 = round(x * s) + th + 2, round((y + h) * s) - th - 2
+        if tw + 8 > w * s or tht + base + 6 > h * s:
+            y1 = round(y * s) - th - 2
+        cv2.rectangle(img, (x0, y1 - tht - base - 2), (x0 + tw + 4, y1), (255, 255, 255), -1)
+        cv2.putText(img, tag, (x0 + 2, y1 - base), font, fs, colour, th, cv2.LINE_AA)
     return img
