@@ -133,7 +133,7 @@ def fill_pdf(pdf: bytes, spec: TemplateSpec, printed: dict[str, str | bool]) -> 
     if reader.is_encrypted:
         reader.decrypt("")
     writer = PdfWriter(clone_from=reader)
-    acro = writer._root_object["/AcroForm"]
+    acro: Any = writer._root_object["/AcroForm"]
     if "/XFA" in acro:
         del acro["/XFA"]
     by_source: dict[str, Any] = {}

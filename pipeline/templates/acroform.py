@@ -113,13 +113,16 @@ def on_state(widget: Any) -> str | None:
     ap = ap.get_object()
 
     def states(key: str) -> list[str]:
-        d = ap.get(key)
+        d: Any = ap.get(key)
         d = d.get_object() if d is not None else None
-        return [str(k).lstrip("/") for k in d if str(k) != "/Off"] if hasattr(d, "keys") else []
+        if not hasattr(d, "keys"):
+            return []
+        return [str(k).lstrip("/") for k in d if str(k) != "/Off"]
 
     normal, down = states("/N"), states("/D")
     shared = [s for s in normal if s in down]
-    return (shared or normal or [None])[0]
+    best = shared or normal
+    return best[0] if best else None
 
 
 def _kind(ft: Any, flags: int) -> WidgetKind:
