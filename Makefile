@@ -12,7 +12,7 @@ APT_PACKAGES := tesseract-ocr tesseract-ocr-eng tesseract-ocr-swe tesseract-ocr-
 SYS_STAMP := $(VENV)/.system-packages
 PY_STAMP  := $(VENV)/.python-packages
 
-.PHONY: setup services run test lint samples clean
+.PHONY: setup services run test lint samples bench clean
 
 setup: $(SYS_STAMP) $(PY_STAMP)
 
@@ -59,6 +59,15 @@ lint: setup
 	$(BIN)/ruff check pipeline tests bench
 	$(BIN)/ruff format --check pipeline tests bench
 	$(BIN)/mypy
+
+# The benchmark (not run by CI): a corpus at every scan level, then the runner. With
+# SHARED=../shared/forms it also covers the real forms. See docs/benchmarks.md.
+BENCH_OUT ?= bench/out
+SHARED    ?=
+bench: setup
+	$(BIN)/python -m pip install -q -e '.[dev,bench]'
+	$(BIN)/python bench/corpus.py --out $(BENCH_OUT)/corpus --count 30 $(if $(SHARED),--real $(SHARED))
+	cd bench && ../$(BIN)/python run.py ../$(BENCH_OUT)/corpus --plots ../docs/img
 
 # Regenerate the committed samples and templates (deterministic: same seed, same files).
 samples: setup

@@ -27,6 +27,8 @@ class FieldScore:
     expected: Any
     got: Any
     flagged: bool
+    confidence: float = 1.0
+    has_issues: bool = False
 
     @property
     def exact(self) -> bool:
@@ -108,6 +110,8 @@ def score_file(
                     value,
                     f.value if f else None,
                     f.needs_review if f else True,
+                    f.confidence if f else 0.0,
+                    bool(f.issues) if f else True,
                 )
             )
     return records, fields
@@ -177,3 +181,20 @@ def field_table(fields: Sequence[FieldScore]) -> list[str]:
         mark = "  <-- wrong and unflagged" if any(not f.exact and not f.flagged for f in fs) else ""
         lines.append(f"{name:{width}}  {n:4d}  {exact:7.1f}  {chars:7.1f}  {flagged:8.1f}{mark}")
     return lines
+
+
+def straight_through(
+    fields: Sequence[FieldScore], thresholds: Sequence[float]
+) -> list[tuple[float, float, float]]:
+    """(threshold, straight-through rate, residual error among auto-accepted) per threshold.
+
+    A field goes straight through when its confidence reaches the threshold and it has no
+    issue; the residual error is the share of those that are wrong.
+    """
+    out = []
+    n = len(fields)
+    for t in thresholds:
+        auto = [f for f in fields if f.confidence >= t and not f.has_issues]
+        wrong = sum(not f.exact for f in auto)
+        out.append((t, len(auto) / n if n else 0.0, wrong / len(auto) if auto else 0.0))
+    return out

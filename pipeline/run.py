@@ -8,7 +8,11 @@ lost file); low confidence and failed rules are data on the record.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipeline.compose import Context
@@ -25,6 +29,24 @@ from pipeline.stages.validate import validate
 log = logging.getLogger(__name__)
 
 
+@dataclass
+class StageClock:
+    """Seconds spent per stage, summed over the files it is passed to (for benchmarks)."""
+
+    seconds: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+
+    @contextmanager
+    def __call__(self, stage: str) -> Iterator[None]:
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[stage] += time.perf_counter() - t0
+
+
+_NO_CLOCK = StageClock()
+
+
 @dataclass(frozen=True)
 class _Seen:
     page: Page
@@ -34,10 +56,10 @@ class _Seen:
     ref: CatalogPage | None
 
 
-def process_file(path: Path, ctx: Context) -> list[Record]:
+def process_file(path: Path, ctx: Context, clock: StageClock | None = None) -> list[Record]:
     """All records found in one file, stored when the context has a store."""
     try:
-        records = _process(path, ctx)
+        records = _process(path, ctx, clock or _NO_CLOCK)
     except BlankettError as exc:
         log.warning("failed file=%s reason=%s", path, exc.code)
         records = [failed(path, exc.code, exc.message)]
@@ -54,16 +76,19 @@ def failed(path: Path, code: str, message: str) -> Record:
     return Record(file=str(path), sha256=None, status=Status.FAILED, reason=code, message=message)
 
 
-def _process(path: Path, ctx: Context) -> list[Record]:
+def _process(path: Path, ctx: Context, clock: StageClock) -> list[Record]:
     cfg = ctx.cfg
-    doc = ingest(path, cfg.limits)
-    pages = normalize(doc, cfg.normalize, cfg.limits)
+    with clock("ingest"):
+        doc = ingest(path, cfg.limits)
+    with clock("normalize"):
+        pages = normalize(doc, cfg.normalize, cfg.limits)
     seen = []
     for page in pages:
         if page.blank:
             continue
-        feats = ctx.orb.detect(page.image)
-        ident, match, ref = identify(page, feats, ctx.catalog, ctx.orb, cfg.identify)
+        with clock("identify"):
+            feats = ctx.orb.detect(page.image)
+            ident, match, ref = identify(page, feats, ctx.catalog, ctx.orb, cfg.identify)
         seen.append(_Seen(page, feats, ident, match, ref))
     if not seen:
         return [
@@ -86,7 +111,7 @@ def _process(path: Path, ctx: Context) -> list[Record]:
                 )
             )
         else:
-            out.append(_read_instance(doc, group, ctx))
+            out.append(_read_instance(doc, group, ctx, clock))
     return out
 
 
@@ -112,7 +137,7 @@ def group_instances(seen: list[_Seen]) -> list[list[_Seen]]:
     return groups
 
 
-def _read_instance(doc: Document, group: list[_Seen], ctx: Context) -> Record:
+def _read_instance(doc: Document, group: list[_Seen], ctx: Context, clock: StageClock) -> Record:
     cfg = ctx.cfg
     template = group[0].ref.template  # type: ignore[union-attr]
     crop_dir = None
@@ -123,12 +148,15 @@ def _read_instance(doc: Document, group: list[_Seen], ctx: Context) -> Record:
     quality: dict[int, float] = {}
     for s in group:
         assert s.ref is not None and s.match is not None
-        alignment = align(
-            s.page.image, s.features, s.ref, s.match, s.ident.score, cfg.align, ctx.sift
-        )
+        with clock("align"):
+            alignment = align(
+                s.page.image, s.features, s.ref, s.match, s.ident.score, cfg.align, ctx.sift
+            )
         quality[s.ref.page] = alignment.quality
-        readings.extend(extract(s.page, alignment, template, s.ref.page, ectx))
-    fields, issues, status = validate(template.spec, readings, quality, cfg.review, cfg.align)
+        with clock("extract"):
+            readings.extend(extract(s.page, alignment, template, s.ref.page, ectx))
+    with clock("validate"):
+        fields, issues, status = validate(template.spec, readings, quality, cfg.review, cfg.align)
     present = {s.ref.page for s in group if s.ref is not None}
     missing = [p.number for p in template.spec.pages if p.number not in present and not p.optional]
     if missing:

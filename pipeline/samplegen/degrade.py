@@ -69,3 +69,73 @@ def scan_like(img: Gray, rng: random.Random, style: ScanStyle) -> tuple[Gray, ND
 def bilevel(img: Gray, threshold: int = 170) -> Gray:
     """What a black-and-white (Group 4) scanner keeps: ink or paper, nothing between."""
     return np.where(img < threshold, 0, 255).astype(np.uint8)
+
+
+def _ink_loss(img: Gray, rng: np.random.Generator, strength: float) -> Gray:
+    """Worn toner: ink fades in soft blotches."""
+    h, w = img.shape
+    field = cv2.resize(
+        rng.random((h // 40 + 1, w // 40 + 1)).astype(np.float32),
+        (w, h),
+        interpolation=cv2.INTER_CUBIC,
+    )
+    fade = np.clip((field - (1 - strength)) / strength, 0, 1) * 0.75
+    paper = float(np.percentile(img[::8, ::8], 90))
+    out = img.astype(np.float32) + (paper - img.astype(np.float32)) * fade
+    return np.clip(out, 0, 255).astype(np.uint8)
+
+
+def _bleed_through(img: Gray, strength: float) -> Gray:
+    """The back of the sheet showing through: the page mirrored, faint and blurred."""
+    ghost = cv2.GaussianBlur(cv2.flip(img, 1), (0, 0), 2.0).astype(np.float32)
+    out = img.astype(np.float32) - (255.0 - ghost) * strength
+    return np.clip(out, 0, 255).astype(np.uint8)
+
+
+def _wobble(img: Gray, rng: np.random.Generator, amplitude: float) -> Gray:
+    """A non-rigid warp: paper that was not flat on the glass."""
+    h, w = img.shape
+    grid = (h // 300 + 2, w // 300 + 2)
+    dx = cv2.resize(
+        (rng.random(grid) - 0.5).astype(np.float32) * 2 * amplitude,
+        (w, h),
+        interpolation=cv2.INTER_CUBIC,
+    )
+    dy = cv2.resize(
+        (rng.random(grid) - 0.5).astype(np.float32) * 2 * amplitude,
+        (w, h),
+        interpolation=cv2.INTER_CUBIC,
+    )
+    xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    return cv2.remap(img, xs + dx, ys + dy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+LEVELS = ("clean", "office", "fax", "harsh")
+
+
+def degrade(img: Gray, rng: random.Random, level: str) -> tuple[Gray, NDArray[np.float64], int]:
+    """(scan, homography clean -> scan, dpi) for a named degradation level.
+
+    clean: the render as is. office: a decent office scanner (small rotation, slight blur
+    and noise; saved as JPEG by the caller). fax: 200 dpi bilevel with stronger noise.
+    harsh: office plus ink loss, bleed-through and a non-rigid warp (the homography is
+    then only the rigid part).
+    """
+    if level == "clean":
+        return img.copy(), np.eye(3), 300
+    if level == "office":
+        out, hom = scan_like(img, rng, ScanStyle())
+        return out, hom, 300
+    if level == "fax":
+        out, hom = scan_like(
+            img, rng, ScanStyle(rotate_deg=2.0, noise_sigma=(8.0, 14.0), blur_sigma=(0.6, 1.1))
+        )
+        f = 200 / 300
+        small = cv2.resize(out, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
+        return bilevel(small, 150), np.diag([f, f, 1.0]) @ hom, 200
+    if level == "harsh":
+        nrng = np.random.default_rng(rng.randrange(2**32))
+        worn = _bleed_through(_ink_loss(img, nrng, 0.35), 0.12)
+        out, hom = scan_like(worn, rng, ScanStyle(noise_sigma=(6.0, 10.0), blur_sigma=(0.8, 1.3)))
+        return _wobble(out, nrng, 3.0), hom, 300
+    raise ValueError(f"unknown degradation level {level!r}; one of {', '.join(LEVELS)}")

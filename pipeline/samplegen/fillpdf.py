@@ -15,7 +15,6 @@ from typing import Any
 import numpy as np
 import pypdfium2 as pdfium
 from pypdf import PdfReader, PdfWriter
-from pypdf.generic import BooleanObject, NameObject
 
 from pipeline.records import Gray
 from pipeline.rules import check_type
@@ -138,19 +137,19 @@ def fill_pdf(pdf: bytes, spec: TemplateSpec, printed: dict[str, str | bool]) -> 
         del acro["/XFA"]
     by_source: dict[str, Any] = {}
     for f in spec.fields:
-        if f.source is None or f.name not in printed:
+        if f.name not in printed:
             continue
+        source = f.source or f.name  # hand-made templates name fields as the PDF does
         v = printed[f.name]
         if f.type == "checkbox":
-            by_source[f.source] = "/" + _on_state(writer, f.source) if v else "/Off"
+            by_source[source] = "/" + _on_state(writer, source) if v else "/Off"
         elif f.type == "choice":
             opt = next(o for o in f.options if o.value == v)
-            by_source[f.source] = "/" + (opt.source or opt.value)
+            by_source[source] = "/" + (opt.source or opt.value)
         else:
-            by_source[f.source] = str(v)
+            by_source[source] = str(v)
     for page in writer.pages:
         writer.update_page_form_field_values(page, by_source, auto_regenerate=False)
-    acro[NameObject("/NeedAppearances")] = BooleanObject(True)
     buf = io.BytesIO()
     writer.write(buf)
     return buf.getvalue()

@@ -227,13 +227,15 @@ def merge_previous(
 
 
 def render_references(data: bytes, dpi: int) -> list[np.ndarray]:
-    """The blank form as printed (widget appearances included), grayscale."""
+    """The blank form as a viewer prints it (the form filler's field borders and empty
+    buttons included, so that dropout removes them from scans), grayscale."""
     pdf = pdfium.PdfDocument(data, password="")
+    pdf.init_forms()
     try:
         out = []
         for i in range(len(pdf)):
             page = pdf[i]
-            bm = page.render(scale=dpi / 72, grayscale=True, draw_annots=True)
+            bm = page.render(scale=dpi / 72, grayscale=True, draw_annots=True, may_draw_forms=True)
             arr = bm.to_numpy()
             out.append(np.ascontiguousarray(arr[:, :, 0] if arr.ndim == 3 else arr))
             page.close()
