@@ -119,7 +119,8 @@ def _work(path: str) -> tuple[int, int]:
 
 
 def run_parallel(corpus: Path, data: Path, files: list[Path], workers: int) -> dict[str, Any]:
-    with mp.get_context("fork").Pool(workers, _init, (str(corpus), str(data))) as pool:
+    # spawn, not fork: a worker's peak memory is then its own, not the parent's.
+    with mp.get_context("spawn").Pool(workers, _init, (str(corpus), str(data))) as pool:
         pool.map(_work, [str(files[0])] * workers)  # warm-up: every worker built its context
         t0 = time.perf_counter()
         results = pool.map(_work, [str(f) for f in files], chunksize=1)
@@ -170,8 +171,8 @@ def run_baseline(ctx: Context, files: list[tuple[str, str, Path]]) -> dict[str, 
 
 
 def run_floor(ctx: Context, files: list[tuple[str, str, Path]]) -> dict[str, Any]:
-    """Decode plus one OCR pass over only the text fields' pixels, cut with the true
-    transform: what no pipeline can beat on this machine with this engine."""
+    """Decode plus one OCR pass over only the filled text fields' pixels, cut with the
+    true transform: what no pipeline can beat on this machine with this engine."""
     by_id = {t.id: t for t in ctx.templates}
     out = {}
     for _, _, path in files:
@@ -184,7 +185,12 @@ def run_floor(ctx: Context, files: list[tuple[str, str, Path]]) -> dict[str, Any
         for number, page in enumerate(pages, start=1):
             h_true = rescale @ np.array(truth["transform"][number - 1])
             for f in template.spec.page_fields(number):
-                if f.type in MARKS or f.box is None:
+                # Only what was written: the floor reads the data, nothing else.
+                if (
+                    f.type in MARKS
+                    or f.box is None
+                    or not truth["records"][0]["fields"].get(f.name)
+                ):
                     continue
                 x, y, w, h = (round(v * s) for v in f.box)
                 t = np.array([[1, 0, x], [0, 1, y], [0, 0, 1]], np.float64)

@@ -30,6 +30,7 @@ SEARCH_PX = 6  # local re-alignment range, full-resolution pixels
 DROPOUT_GROW_PX = 2  # printed ink is removed this far around the reference's strokes
 MARK_ON, MARK_OFF = 0.05, 0.012  # ink share inside a box: marked / clearly empty
 MIN_TEXT_INK_PX = 40  # less ink than a small digit at 300 dpi: the field is empty
+OVERLAP_DISTRUST = 0.01  # share of a field's ink that met printed ink: glyphs may be cut
 
 # Every list keeps the space: without it Tesseract forces gaps into other glyphs and its
 # confidence collapses (postnummer "223 37": 0.32 without, 0.995 with).
@@ -77,7 +78,7 @@ def extract(
     readings = []
     for spec in template.spec.page_fields(template_page):
         region = Region.of(spec.region, scale)
-        crop, cleaned = _crop_and_drop(page.image, reference, alignment.homography, region)
+        crop, cleaned, dropped = _crop_and_drop(page.image, reference, alignment.homography, region)
         if spec.type == "choice":
             reading = _read_choice(spec, crop, cleaned, region, scale)
         elif spec.type == "checkbox":
@@ -87,7 +88,9 @@ def extract(
         elif spec.type == "barcode":
             reading = _read_barcode(spec, crop, cleaned, region)
         else:
-            reading = _read_text(spec, cleaned, region, hints_for(spec, template, ctx.ocr), ctx)
+            reading = _read_text(
+                spec, crop, cleaned, dropped, region, hints_for(spec, template, ctx.ocr), ctx
+            )
         if ctx.crop_dir is not None:
             ctx.crop_dir.mkdir(parents=True, exist_ok=True)
             # JPEG: ten times faster to write than PNG, and the scan was lossy anyway.
@@ -153,7 +156,7 @@ def _ref_crop(reference: Gray, x: int, y: int, w: int, h: int) -> Gray:
 
 def _crop_and_drop(
     image: Gray, reference: Gray, h: NDArray[np.float64], r: Region
-) -> tuple[Gray, Gray]:
+) -> tuple[Gray, Gray, NDArray[np.bool_]]:
     """(the page's crop, the same crop with the form's printed ink dropped out)."""
     x, y = r.x - r.margin, r.y - r.margin
     w, hh = r.w + 2 * r.margin, r.h + 2 * r.margin
@@ -176,7 +179,7 @@ def _crop_and_drop(
     drop = cv2.dilate(ref_ink.astype(np.uint8), np.ones((grow, grow), np.uint8)).astype(bool)
     cleaned = crop.copy()
     cleaned[drop] = 255
-    return crop, cleaned
+    return crop, cleaned, drop
 
 
 def _ink(cleaned: Gray, paper: float, min_area: int = 10) -> NDArray[np.bool_]:
@@ -184,7 +187,13 @@ def _ink(cleaned: Gray, paper: float, min_area: int = 10) -> NDArray[np.bool_]:
 
 
 def _read_text(
-    spec: FieldSpec, cleaned: Gray, r: Region, hints: OcrHints, ctx: ExtractContext
+    spec: FieldSpec,
+    crop: Gray,
+    cleaned: Gray,
+    dropped: NDArray[np.bool_],
+    r: Region,
+    hints: OcrHints,
+    ctx: ExtractContext,
 ) -> FieldReading:
     paper = max(paper_level(cleaned), 128.0)
     raw = ink_mask(cleaned, paper)
@@ -220,7 +229,14 @@ def _read_text(
         image = clean[y0:y1, x0:x1]
     result = ctx.engine.read(pad_white(image, 12), hints)
     text = result.text.strip()
-    return FieldReading(spec.name, spec.page, text, ratio, True, result.confidence if text else 0.0)
+    confidence = result.confidence if text else 0.0
+    # Writing that runs into the form's own print (a descender on the underline) lost
+    # the pixels dropout removed; the engine cannot know, so the reading is not trusted.
+    touching = cv2.dilate(halo.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+    overlap = np.count_nonzero(touching & dropped & (crop < 0.6 * paper)) / count
+    if overlap > OVERLAP_DISTRUST:
+        confidence = min(confidence, 0.7)
+    return FieldReading(spec.name, spec.page, text, ratio, True, confidence)
 
 
 def _compact_comb(clean: Gray, ink: NDArray[np.bool_], span: tuple[int, int], cells: int) -> Gray:

@@ -9,6 +9,7 @@ version is kept under ``versions/<n>/`` so scans of the older printing still mat
 
 from __future__ import annotations
 
+import logging
 import re
 import shutil
 from collections import defaultdict
@@ -230,7 +231,15 @@ def render_references(data: bytes, dpi: int) -> list[np.ndarray]:
     """The blank form as a viewer prints it (the form filler's field borders and empty
     buttons included, so that dropout removes them from scans), grayscale."""
     pdf = pdfium.PdfDocument(data, password="")
-    pdf.init_forms()
+    # On an XFA hybrid PDFium says it cannot run the XFA part; the AcroForm part is the one
+    # we want, and the import report already says so.
+    quiet = logging.getLogger("pypdfium2")
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)
+    try:
+        pdf.init_forms()
+    finally:
+        quiet.setLevel(level)
     try:
         out = []
         for i in range(len(pdf)):
