@@ -15,7 +15,6 @@ Seeded: the same arguments give the same corpus.
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import random
 from pathlib import Path
@@ -24,9 +23,8 @@ from typing import Any
 import cv2
 import numpy as np
 import yaml
-from PIL import Image
 
-from pipeline.samplegen.build import scanned_pdf
+from pipeline.samplegen.build import g4_tiff, scanned_pdf
 from pipeline.samplegen.degrade import LEVELS, degrade
 from pipeline.samplegen.fillpdf import choose_values, expected, fill_pdf, max_lengths, render_filled
 from pipeline.samplegen.forms import all_forms
@@ -101,17 +99,7 @@ def write_scan(path: Path, pages: list[np.ndarray], level: str, dpi: int) -> Pat
     path.parent.mkdir(parents=True, exist_ok=True)
     if level == "fax":
         path = path.with_suffix(".tif")
-        frames = [Image.fromarray(p).convert("1") for p in pages]
-        buf = io.BytesIO()
-        frames[0].save(
-            buf,
-            format="TIFF",
-            compression="group4",
-            dpi=(dpi, dpi),
-            save_all=True,
-            append_images=frames[1:],
-        )
-        path.write_bytes(buf.getvalue())
+        path.write_bytes(g4_tiff(pages, dpi))
     else:
         path = path.with_suffix(".pdf")
         path.write_bytes(scanned_pdf(pages, quality=90 if level == "clean" else 75))

@@ -208,14 +208,14 @@ def scanned_pdf(pages: Sequence[Gray], quality: int = 70) -> bytes:
     return buf.getvalue()
 
 
-def g4_tiff(pages: Sequence[Gray]) -> bytes:
+def g4_tiff(pages: Sequence[Gray], dpi: int = DPI) -> bytes:
     frames = [Image.fromarray(bilevel(p)).convert("1") for p in pages]
     buf = io.BytesIO()
     frames[0].save(
         buf,
         format="TIFF",
         compression="group4",
-        dpi=(DPI, DPI),
+        dpi=(dpi, dpi),
         save_all=True,
         append_images=frames[1:],
     )

@@ -12,10 +12,9 @@ import io
 import random
 from typing import Any
 
-import numpy as np
-import pypdfium2 as pdfium
 from pypdf import PdfReader, PdfWriter
 
+from pipeline.pdfrender import render_pages
 from pipeline.records import Gray
 from pipeline.rules import check_type
 from pipeline.samplegen import values as V
@@ -166,19 +165,7 @@ def _on_state(writer: PdfWriter, qualified: str) -> str:
 
 def render_filled(pdf: bytes, dpi: int = 300) -> list[Gray]:
     """Render with PDFium's form filler, so field values appear as printed."""
-    doc = pdfium.PdfDocument(pdf)
-    doc.init_forms()
-    try:
-        out = []
-        for i in range(len(doc)):
-            page = doc[i]
-            bm = page.render(scale=dpi / 72, grayscale=True, may_draw_forms=True)
-            arr = bm.to_numpy()
-            out.append(np.ascontiguousarray(arr[:, :, 0] if arr.ndim == 3 else arr))
-            page.close()
-        return out
-    finally:
-        doc.close()
+    return render_pages(pdf, dpi, forms=True)
 
 
 def expected(spec: TemplateSpec, printed: dict[str, str | bool]) -> dict[str, Any]:

@@ -6,11 +6,10 @@ import io
 import random
 from collections.abc import Mapping
 
-import numpy as np
-import pypdfium2 as pdfium
 from reportlab.lib.colors import Color, black
 from reportlab.pdfgen.canvas import Canvas
 
+from pipeline.pdfrender import render_pages
 from pipeline.records import Gray
 from pipeline.samplegen.forms import PAGE_H, PAGE_W, FieldDef, FormDef, PageDef
 
@@ -219,15 +218,4 @@ def _scribble(c: Canvas, f: FieldDef, rng: random.Random) -> None:
 
 
 def rasterize(pdf: bytes, dpi: int = 300) -> list[Gray]:
-    doc = pdfium.PdfDocument(pdf)
-    try:
-        out = []
-        for i in range(len(doc)):
-            page = doc[i]
-            bm = page.render(scale=dpi / 72, grayscale=True)
-            arr = bm.to_numpy()
-            out.append(np.ascontiguousarray(arr[:, :, 0] if arr.ndim == 3 else arr))
-            page.close()
-        return out
-    finally:
-        doc.close()
+    return render_pages(pdf, dpi)

@@ -9,7 +9,6 @@ version is kept under ``versions/<n>/`` so scans of the older printing still mat
 
 from __future__ import annotations
 
-import logging
 import re
 import shutil
 from collections import defaultdict
@@ -19,10 +18,10 @@ from typing import Any
 
 import cv2
 import numpy as np
-import pypdfium2 as pdfium
 from pydantic import ValidationError
 
 from pipeline.errors import TemplateError
+from pipeline.pdfrender import render_pages
 from pipeline.templates.acroform import AcroForm, Widget, read_acroform
 from pipeline.templates.guess import field_name, guess_type
 from pipeline.templates.load import TEMPLATE_FILE, VERSIONS_DIR, read_spec
@@ -230,27 +229,7 @@ def merge_previous(
 def render_references(data: bytes, dpi: int) -> list[np.ndarray]:
     """The blank form as a viewer prints it (the form filler's field borders and empty
     buttons included, so that dropout removes them from scans), grayscale."""
-    pdf = pdfium.PdfDocument(data, password="")
-    # On an XFA hybrid PDFium says it cannot run the XFA part; the AcroForm part is the one
-    # we want, and the import report already says so.
-    quiet = logging.getLogger("pypdfium2")
-    level = quiet.level
-    quiet.setLevel(logging.ERROR)
-    try:
-        pdf.init_forms()
-    finally:
-        quiet.setLevel(level)
-    try:
-        out = []
-        for i in range(len(pdf)):
-            page = pdf[i]
-            bm = page.render(scale=dpi / 72, grayscale=True, draw_annots=True, may_draw_forms=True)
-            arr = bm.to_numpy()
-            out.append(np.ascontiguousarray(arr[:, :, 0] if arr.ndim == 3 else arr))
-            page.close()
-        return out
-    finally:
-        pdf.close()
+    return render_pages(data, dpi, forms=True)
 
 
 def import_pdf(
