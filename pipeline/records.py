@@ -66,7 +66,7 @@ class Identification:
     runner_up: float  # coverage of the next best candidate
     inliers: int  # feature inliers of the best candidate
     rotation: int  # 0/90/180/270, from the matched transform
-    evidence: Literal["features", "none"] = "features"
+    evidence: Literal["features", "barcode", "none"] = "features"
     # Another version of the same form page fitted about as well: the version is a guess.
     version_uncertain: bool = False
 

@@ -314,3 +314,49 @@ def test_versions_are_told_apart_and_lookalikes_are_flagged(tmp_path: Path):
         (rec,) = process_file(tmp_path / "scan-v1.pdf", ctx)
         assert rec.template_id == "park" and rec.template_version in (1, 3)
         assert "version_uncertain" in rec.issues and rec.status.value == "needs_review"
+
+
+def _coded_form(code: str) -> bytes:
+    """A one-field form with a printed Code 39 form id; two codes, one layout."""
+    from reportlab.graphics.barcode import code39
+
+    buf = io.BytesIO()
+    c = Canvas(buf, pagesize=(595.28, 841.89), invariant=True)
+    c.setFont("Helvetica-Bold", 16)
+    c.drawString(60, 780, "Anmälan om ändrad adress")
+    c.setFont("Helvetica", 9)
+    for i, line in enumerate(("Skriv tydligt.", "Skicka blanketten till kommunen.")):
+        c.drawString(60, 750 - 12 * i, line)
+    c.rect(60, 600, 400, 30)
+    c.drawString(63, 622, "Ny adress")
+    c.acroForm.textfield(name="ny_adress", x=61, y=601, width=398, height=18, borderWidth=0)
+    code39.Standard39(code, barHeight=28, barWidth=1.2, checksum=0).drawOn(c, 60, 60)
+    c.showPage()
+    c.save()
+    return buf.getvalue()
+
+
+@pytest.mark.slow
+def test_form_id_barcodes_tell_lookalike_versions_apart(tmp_path: Path):
+    """Same layout, different printed form id: the barcode decides between versions."""
+    from pipeline.samplegen.build import scanned_pdf
+    from pipeline.samplegen.degrade import ScanStyle, scan_like
+    from pipeline.samplegen.fillpdf import fill_pdf, render_filled
+
+    tdir = tmp_path / "templates"
+    first = import_pdf(_pdf(tmp_path, "v1.pdf", _coded_form("ADR1001")), "adress", tdir)
+    assert any("ADR1001" in n for n in first.notes)
+    second = import_pdf(_pdf(tmp_path, "v2.pdf", _coded_form("ADR1002")), "adress", tdir)
+    assert second.version == 2  # the layout is the same; the printed form id is not
+    page = load_template(second.folder, 300).spec.pages[0]
+    assert page.form_code is not None and page.form_code.text == "ADR1002"
+    cfg = make_config(tmp_path / "data", templates_dir=tdir)
+    rng = random.Random(4)
+    with open_context(cfg, store=False) as ctx:
+        for code, version in (("ADR1001", 1), ("ADR1002", 2)):
+            spec = next(t.spec for t in ctx.templates if t.version == version)
+            pdf = fill_pdf(_coded_form(code), spec, {"ny_adress": "Storgatan 7"})
+            scan = [scan_like(img, rng, ScanStyle())[0] for img in render_filled(pdf)]
+            (rec,) = process_file(_pdf(tmp_path, f"s{version}.pdf", scanned_pdf(scan)), ctx)
+            assert (rec.template_id, rec.template_version) == ("adress", version)
+            assert "version_uncertain" not in rec.issues

@@ -1,6 +1,8 @@
 """identify: which template, and which page of it, a scanned page is.
 
-Cheapest evidence first. A layout prefilter (a 64x64 ink-density thumbnail compared with
+Cheapest evidence first. A form-id barcode, where templates print one, is decoded in
+the small regions where the likeliest templates print it and narrows the candidates to
+the pages with that code. A layout prefilter (a 64x64 ink-density thumbnail compared with
 every template page's, at four orientations: one matrix product) ranks the template
 pages, so the cost stays near-flat as templates are added. In that order, up to four are
 matched by features (a plausible homography with enough inliers) and verified by
@@ -18,6 +20,7 @@ catalog is built once per process (``build_catalog``), never at import time.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 import cv2
 import numpy as np
@@ -27,6 +30,7 @@ from pipeline.config import IdentifyConfig
 from pipeline.matching import Features, Match, Matcher, coverage, printed_mask
 from pipeline.records import Gray, Identification, Page
 from pipeline.templates.load import Template
+from pipeline.templates.schema import FormCode
 
 
 @dataclass(frozen=True, eq=False)
@@ -35,6 +39,10 @@ class CatalogPage:
     page: int  # 1-based template page
     features: Features = field(repr=False)
     printed: NDArray[np.bool_] = field(repr=False)  # printed ink at the matching scale
+
+    @property
+    def code(self) -> FormCode | None:
+        return self.template.spec.pages[self.page - 1].form_code
 
 
 THUMB = 64  # side of the layout thumbnail
@@ -64,13 +72,37 @@ class Catalog:
     pages: tuple[CatalogPage, ...]
     signatures: NDArray[np.float32] = field(repr=False)  # one row per page
 
-    def shortlist(self, page_small: Gray) -> list[CatalogPage]:
-        """The template pages whose layout is most like the page's, in any orientation."""
+    def ranked(self, page_small: Gray) -> list[CatalogPage]:
+        """Template pages, the most alike in layout first (any orientation)."""
         thumb = thumbnail(page_small)
         turns = np.stack([layout_signature(np.rot90(thumb, k)) for k in range(4)])
         score = (self.signatures @ turns.T).max(axis=1)
-        best = np.argsort(-score, kind="stable")[:PREFILTER_KEEP]
-        return [self.pages[i] for i in best]
+        return [self.pages[i] for i in np.argsort(-score, kind="stable")]
+
+
+CODE_CHECK = 8  # likeliest template pages whose form-id barcode is looked for
+CODE_MARGIN_PX = 150  # a scan may be shifted and turned a few degrees: look around the box
+
+
+def read_form_codes(page: Gray, ranked: list[CatalogPage], scale: float) -> set[str]:
+    """Decode form-id barcodes where the likeliest templates print them (small crops: a
+    whole-page barcode search costs 100+ ms, a crop a few)."""
+    import zxingcpp
+
+    found: set[str] = set()
+    seen: set[tuple[int, ...]] = set()
+    h, w = page.shape
+    for cp in [c for c in ranked if c.code is not None][:CODE_CHECK]:
+        assert cp.code is not None
+        x, y, bw, bh = (round(v * scale) for v in cp.code.box)
+        m = CODE_MARGIN_PX
+        key = (x // 50, y // 50, bw // 50, bh // 50)
+        if key in seen:
+            continue
+        seen.add(key)
+        crop = page[max(0, y - m) : min(h, y + bh + m), max(0, x - m) : min(w, x + bw + m)]
+        found |= {b.text for b in zxingcpp.read_barcodes(crop)}
+    return found
 
     def find(self, template_id: str, version: int, page: int) -> CatalogPage:
         for p in self.pages:
@@ -98,8 +130,16 @@ def build_catalog(templates: tuple[Template, ...], matcher: Matcher) -> Catalog:
 def identify(
     page: Page, features: Features, catalog: Catalog, matcher: Matcher, cfg: IdentifyConfig
 ) -> tuple[Identification, Match | None, CatalogPage | None]:
+    ranked = catalog.ranked(features.image)
+    candidates = ranked[:PREFILTER_KEEP]
+    evidence: Literal["features", "barcode"] = "features"
+    if any(cp.code is not None for cp in ranked[:CODE_CHECK]):
+        codes = read_form_codes(page.image, ranked, page.dpi / 72.0)
+        coded = [cp for cp in ranked if cp.code is not None and cp.code.text in codes]
+        if coded:  # the code narrows the field; coverage still has the last word
+            candidates, evidence = coded[:PREFILTER_KEEP], "barcode"
     verified: list[tuple[float, CatalogPage, Match]] = []
-    for tried, cp in enumerate(catalog.shortlist(features.image), start=1):
+    for tried, cp in enumerate(candidates, start=1):
         m = matcher.match(cp.features, features)
         if m is not None and m.inliers >= cfg.min_inliers:
             verified.append((coverage(cp.printed, features.image, m), cp, m))
@@ -149,6 +189,7 @@ def identify(
             runner_up=runner_up,
             inliers=match.inliers,
             rotation=match.rotation(),
+            evidence=evidence,
             version_uncertain=versions_tie,
         ),
         match,

@@ -232,6 +232,27 @@ def render_references(data: bytes, dpi: int) -> list[np.ndarray]:
     return render_pages(data, dpi, forms=True)
 
 
+def find_form_code(img: np.ndarray, dpi: int) -> dict[str, Any] | None:
+    """The first barcode printed on a blank page, as template data (points, padded)."""
+    import zxingcpp
+
+    for found in zxingcpp.read_barcodes(img):
+        if len(found.text) < 4:
+            continue
+        p = found.position
+        xs = [p.top_left.x, p.top_right.x, p.bottom_left.x, p.bottom_right.x]
+        ys = [p.top_left.y, p.top_right.y, p.bottom_left.y, p.bottom_right.y]
+        s = 72.0 / dpi
+        pad = 6.0
+        x0, y0 = max(0.0, min(xs) * s - pad), max(0.0, min(ys) * s - pad)
+        x1, y1 = max(xs) * s + pad, max(ys) * s + pad
+        return {
+            "text": found.text,
+            "box": [round(x0, 2), round(y0, 2), round(x1 - x0, 2), round(y1 - y0, 2)],
+        }
+    return None
+
+
 def import_pdf(
     pdf: Path,
     template_id: str,
@@ -249,21 +270,30 @@ def import_pdf(
     folder = templates_dir / template_id
     report = ImportReport(folder=folder, version=1, notes=list(form.notes))
     fields, groups = fields_from_widgets(form, report)
-    prev_path = folder / TEMPLATE_FILE
-    prev = read_spec(prev_path) if prev_path.is_file() else None
-    pages = [
-        {
+    references = render_references(data, dpi)
+    pages: list[dict[str, Any]] = []
+    for i, (g, img) in enumerate(zip(form.pages, references, strict=True), start=1):
+        page: dict[str, Any] = {
             "number": i,
             "image": f"page-{i}.png",
             "width": round(g.width, 2),
             "height": round(g.height, 2),
         }
-        for i, g in enumerate(form.pages, start=1)
-    ]
+        code = find_form_code(img, dpi)
+        if code is not None:
+            page["form_code"] = code
+            report.notes.append(f"page {i}: form-id barcode {code['text']!r}")
+        pages.append(page)
+    prev_path = folder / TEMPLATE_FILE
+    prev = read_spec(prev_path) if prev_path.is_file() else None
     if prev is not None:
         fields, groups, changed = merge_previous(fields, groups, prev, report)
-        changed |= [(p["width"], p["height"]) for p in pages] != [
-            (round(p.width, 2), round(p.height, 2)) for p in prev.pages
+        # A new page size or a new printed form id is a new version too.
+        changed |= [
+            (p["width"], p["height"], (p.get("form_code") or {}).get("text")) for p in pages
+        ] != [
+            (round(p.width, 2), round(p.height, 2), p.form_code.text if p.form_code else None)
+            for p in prev.pages
         ]
         report.version = prev.version + 1 if changed else prev.version
         title = title or prev.title
@@ -280,7 +310,6 @@ def import_pdf(
         TemplateSpec.model_validate(spec_dict)
     except ValidationError as exc:
         raise TemplateError(f"the imported template does not validate: {exc}", path=pdf) from None
-    references = render_references(data, dpi)
     if prev is not None and report.version != prev.version:
         report.archived = folder / VERSIONS_DIR / str(prev.version)
         report.archived.mkdir(parents=True, exist_ok=True)

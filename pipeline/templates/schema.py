@@ -172,6 +172,15 @@ class GroupSpec(_Model):
     when: str | None = Field(None, description="Apply only if this field is checked / filled")
 
 
+class FormCode(_Model):
+    """A barcode printed on the blank form that names the form (and often its version)."""
+
+    text: str = Field(min_length=1)
+    box: Box
+
+    _box = field_validator("box")(_check_box)
+
+
 class PageSpec(_Model):
     number: int = Field(ge=1)
     image: str = Field(description="Reference image file beside template.yaml")
@@ -179,6 +188,9 @@ class PageSpec(_Model):
     height: float = Field(gt=0, description="Page height in points")
     optional: bool = Field(
         False, description="May be left out (a continuation sheet): not a missing page"
+    )
+    form_code: FormCode | None = Field(
+        None, description="Form-id barcode on this page: cheap, exact identification evidence"
     )
 
 
