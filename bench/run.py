@@ -224,7 +224,14 @@ def main() -> None:
     )
     ap.add_argument("--plots", type=Path, default=HERE / "out")
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    ap.add_argument(
+        "--replot", action="store_true", help="only redraw the plots from bench/out/results.json"
+    )
     args = ap.parse_args()
+    if args.replot:
+        saved = json.loads((HERE / "out" / "results.json").read_text())
+        plots(args.plots, saved["curves"], saved["speed"], saved["threshold"])
+        return
     cv2.setNumThreads(1)
     os.environ.setdefault("OMP_THREAD_LIMIT", "1")
     data = HERE / "out" / "data"
@@ -425,7 +432,7 @@ def plots(folder: Path, curves: dict[str, Any], speed: dict[str, Any], thr: floa
     fig.savefig(folder / "bench-throughput.png", dpi=110)
     plt.close(fig)
 
-    fig, ax = plt.subplots(figsize=(7, 2.6))
+    fig, ax = plt.subplots(figsize=(8, 2.4))
     left = 0.0
     stages = speed["stage_ms_per_page"]
     order = ["ingest", "normalize", "identify", "align", "ocr", "extract", "validate"]
@@ -436,7 +443,7 @@ def plots(folder: Path, curves: dict[str, Any], speed: dict[str, Any], thr: floa
         left += v
     ax.set_yticks([])
     ax.set_xlabel("ms per page, one core")
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.35), ncol=3, fontsize=8)
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8, frameon=False)
     ax.set_title("Where a page's time goes")
     fig.tight_layout()
     fig.savefig(folder / "bench-stages.png", dpi=110)
