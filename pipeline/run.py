@@ -44,9 +44,6 @@ class StageClock:
             self.seconds[stage] += time.perf_counter() - t0
 
 
-_NO_CLOCK = StageClock()
-
-
 @dataclass(frozen=True)
 class _Seen:
     page: Page
@@ -59,7 +56,7 @@ class _Seen:
 def process_file(path: Path, ctx: Context, clock: StageClock | None = None) -> list[Record]:
     """All records found in one file, stored when the context has a store."""
     try:
-        records = _process(path, ctx, clock or _NO_CLOCK)
+        records = _process(path, ctx, clock or StageClock())
     except BlankettError as exc:
         log.warning("failed file=%s reason=%s", path, exc.code)
         records = [failed(path, exc.code, exc.message)]

@@ -82,3 +82,14 @@ def test_committed_samples_and_templates_come_from_the_generator(tmp_path: Path)
         made = sorted(p.relative_to(ours) for p in ours.rglob("*") if p.is_file())
         for rel in made:
             assert (committed / rel).read_bytes() == (ours / rel).read_bytes(), rel
+
+
+def test_stage_clock_times_every_stage(ctx: Context):
+    from pipeline.run import StageClock
+
+    clock = StageClock()
+    (rec,) = process_file(SAMPLES / "parkeringstillstand" / "scan-01.pdf", ctx, clock)
+    assert rec.status.value == "accepted"
+    stages = {"ingest", "normalize", "identify", "align", "extract", "validate"}
+    assert stages <= set(clock.seconds)
+    assert all(clock.seconds[s] > 0 for s in stages)
