@@ -25,16 +25,23 @@ import numpy as np
 
 from pipeline.compose import Context, open_context
 from pipeline.config import Config, load_config
-from pipeline.evaluate import FieldScore, expected_for, score_file, straight_through, summarize
+from pipeline.evaluate import (
+    FieldScore,
+    expected_for,
+    mark_fields,
+    score_file,
+    straight_through,
+    summarize,
+)
 from pipeline.ports import OcrEngine, OcrHints, OcrResult
 from pipeline.records import Gray
 from pipeline.run import StageClock, process_file
 from pipeline.stages.extract import hints_for
 from pipeline.stages.ingest import ingest
 from pipeline.stages.normalize import normalize
+from pipeline.templates.schema import MARK_TYPES
 
 HERE = Path(__file__).resolve().parent
-MARKS = ("checkbox", "signature", "choice")
 THRESHOLDS = [round(x, 2) for x in np.arange(0.0, 1.0001, 0.02)]
 
 
@@ -77,7 +84,7 @@ def config_for(corpus: Path, data: Path) -> Config:
 
 
 def run_pipeline(ctx: Context, files: list[tuple[str, str, Path]]) -> dict[str, Any]:
-    marks = {f.name for t in ctx.templates for f in t.spec.fields if f.type in MARKS}
+    marks = mark_fields(ctx.templates)
     per_file: dict[str, Any] = {}
     clock = StageClock()
     timed = TimedEngine(ctx.engine, clock)
@@ -157,7 +164,7 @@ def run_baseline(ctx: Context, files: list[tuple[str, str, Path]]) -> dict[str, 
                 str(path),
                 template.id,
                 n,
-                "mark" if kinds.get(n) in MARKS or isinstance(v, bool) else "text",
+                "mark" if kinds.get(n) in MARK_TYPES or isinstance(v, bool) else "text",
                 v,
                 values.get(n),
                 False,
@@ -187,7 +194,7 @@ def run_floor(ctx: Context, files: list[tuple[str, str, Path]]) -> dict[str, Any
             for f in template.spec.page_fields(number):
                 # Only what was written: the floor reads the data, nothing else.
                 if (
-                    f.type in MARKS
+                    f.type in MARK_TYPES
                     or f.box is None
                     or not truth["records"][0]["fields"].get(f.name)
                 ):

@@ -137,7 +137,7 @@ def evaluate(
 ) -> None:
     """Process samples and score them against their expected values (nothing is stored)."""
     from pipeline.compose import open_context
-    from pipeline.evaluate import expected_for, score_file, summarize
+    from pipeline.evaluate import expected_for, mark_fields, score_file, summarize
     from pipeline.run import process_file
 
     _setup_logging(False)
@@ -150,12 +150,7 @@ def evaluate(
         raise typer.Exit(2)
     all_records, all_fields = [], []
     with open_context(cfg, store=False) as ctx:
-        marks = {
-            f.name
-            for t in ctx.templates
-            for f in t.spec.fields
-            if f.type in ("checkbox", "signature", "choice")
-        }
+        marks = mark_fields(ctx.templates)
         for path in targets:
             expected = expected_for(path) or []
             recs, fields = score_file(path, expected, process_file(path, ctx), marks)
@@ -291,7 +286,13 @@ def template_test(
 ) -> None:
     """Run the pipeline over sample scans of one form and print a per-field table."""
     from pipeline.compose import open_context
-    from pipeline.evaluate import expected_for, field_table, score_file, summarize
+    from pipeline.evaluate import (
+        expected_for,
+        field_table,
+        mark_fields,
+        score_file,
+        summarize,
+    )
     from pipeline.run import process_file
 
     _setup_logging(False)
@@ -308,13 +309,7 @@ def template_test(
                     f"blankett: no template {template_id!r} in {cfg.templates_dir}", err=True
                 )
                 raise typer.Exit(2)
-            marks = {
-                f.name
-                for t in ctx.templates
-                if t.id == template_id
-                for f in t.spec.fields
-                if f.type in ("checkbox", "signature", "choice")
-            }
+            marks = mark_fields(ctx.templates, template_id)
             for path in targets:
                 expected = [e for e in expected_for(path) or [] if e.get("template") == template_id]
                 r, f = score_file(path, expected, process_file(path, ctx), marks)

@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.records import Record
+from pipeline.templates.load import Template
+from pipeline.templates.schema import MARK_TYPES
 
 EXPECTED_SUFFIX = ".expected.json"
 
@@ -55,6 +57,17 @@ class RecordScore:
 
 def _norm(v: Any) -> Any:
     return None if v in ("", None) else v
+
+
+def mark_fields(templates: Iterable[Template], template_id: str | None = None) -> set[str]:
+    """Names of the fields scored as marks (checkbox, choice, signature), not as text."""
+    return {
+        f.name
+        for t in templates
+        if template_id is None or t.id == template_id
+        for f in t.spec.fields
+        if f.type in MARK_TYPES
+    }
 
 
 def levenshtein(a: str, b: str) -> int:

@@ -16,17 +16,6 @@ def downscale(img: Gray, factor: float) -> Gray:
     return cv2.resize(img, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
 
 
-def rotate_quarters(img: Gray, degrees: int) -> Gray:
-    """Rotate clockwise by a multiple of 90 degrees, losslessly."""
-    codes = {
-        90: cv2.ROTATE_90_CLOCKWISE,
-        180: cv2.ROTATE_180,
-        270: cv2.ROTATE_90_COUNTERCLOCKWISE,
-    }
-    d = degrees % 360
-    return img if d == 0 else cv2.rotate(img, codes[d])
-
-
 def paper_level(img: Gray) -> float:
     """Brightness of the paper: the 90th percentile, robust to ink and noise.
 

@@ -44,14 +44,13 @@ class Document:
 
 @dataclass(frozen=True, eq=False)
 class Page:
-    """One page of a document as a grayscale raster at ``dpi``, upright when ``rotation`` set."""
+    """One page of a document as a grayscale raster at ``dpi``, as scanned (any way up)."""
 
     number: int  # 1-based page number within the file
     image: Gray = field(repr=False)
     dpi: float
     blank: bool
     source: Literal["rendered", "embedded", "raster"]
-    rotation: int = 0  # degrees clockwise applied to make the page upright
 
 
 @dataclass(frozen=True)
@@ -132,7 +131,6 @@ class Record:
     issues: tuple[str, ...] = ()
     reason: str | None = None
     message: str | None = None
-    alignment: tuple[float, ...] = ()  # quality per page, for the store and the operator
 
     @property
     def key(self) -> str:

@@ -179,7 +179,6 @@ def _read_instance(doc: Document, group: list[_Seen], ctx: Context, clock: Stage
         pages=tuple(s.page.number for s in group),
         fields=fields,
         issues=issues,
-        alignment=tuple(quality[s.ref.page] for s in group if s.ref is not None),
     )
 
 

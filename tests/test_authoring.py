@@ -17,7 +17,7 @@ from pypdf.generic import ArrayObject, NameObject, TextStringObject
 from reportlab.pdfgen.canvas import Canvas
 
 from pipeline.compose import open_context
-from pipeline.evaluate import expected_for, score_file, summarize
+from pipeline.evaluate import expected_for, mark_fields, score_file, summarize
 from pipeline.run import process_file
 from pipeline.samplegen.build import generate_corpus
 from pipeline.samplegen.forms import FieldDef, forskola, parkering
@@ -80,11 +80,7 @@ def test_imported_template_reads_generated_scans(tmp_path: Path):
     cfg = make_config(tmp_path / "data", templates_dir=tdir)
     records, fields = [], []
     with open_context(cfg, store=False) as ctx:
-        marks = {
-            f.name
-            for f in ctx.templates[0].spec.fields
-            if f.type in ("checkbox", "signature", "choice")
-        }
+        marks = mark_fields(ctx.templates)
         for path in files:
             r, f = score_file(path, expected_for(path) or [], process_file(path, ctx), marks)
             records += r

@@ -9,7 +9,13 @@ from pathlib import Path
 import pytest
 
 from pipeline.compose import Context
-from pipeline.evaluate import EXPECTED_SUFFIX, expected_for, score_file, summarize
+from pipeline.evaluate import (
+    EXPECTED_SUFFIX,
+    expected_for,
+    mark_fields,
+    score_file,
+    summarize,
+)
 from pipeline.run import process_file
 from pipeline.samplegen.build import generate_corpus
 from tests.conftest import SAMPLES
@@ -19,11 +25,6 @@ SAMPLE_FILES = sorted(
     for p in SAMPLES.rglob("*")
     if p.is_file() and not p.name.endswith(EXPECTED_SUFFIX) and expected_for(p) is not None
 )
-MARKS = ("checkbox", "signature", "choice")
-
-
-def _marks(ctx: Context) -> set[str]:
-    return {f.name for t in ctx.templates for f in t.spec.fields if f.type in MARKS}
 
 
 def test_samples_are_present():
@@ -41,7 +42,7 @@ def test_sample(ctx: Context, path: Path):
     assert [(r.status.value, list(r.pages)) for r in got] == [
         (e["status"], e["pages"]) for e in expected
     ]
-    records, fields = score_file(path, expected, got, _marks(ctx))
+    records, fields = score_file(path, expected, got, mark_fields(ctx.templates))
     assert all(r.template_ok or r.expected_status == "unidentified" for r in records)
     wrong = [f.name for f in fields if not f.exact]
     unflagged = [f.name for f in fields if not f.exact and not f.flagged]
@@ -62,7 +63,7 @@ def test_generated_corpus_meets_the_accuracy_bar(ctx: Context, tmp_path: Path):
     for path in files:
         expected = expected_for(path)
         assert expected is not None
-        r, f = score_file(path, expected, process_file(path, ctx), _marks(ctx))
+        r, f = score_file(path, expected, process_file(path, ctx), mark_fields(ctx.templates))
         records += r
         fields += f
     s = summarize(records, fields)

@@ -104,12 +104,6 @@ def read_form_codes(page: Gray, ranked: list[CatalogPage], scale: float) -> set[
         found |= {b.text for b in zxingcpp.read_barcodes(crop)}
     return found
 
-    def find(self, template_id: str, version: int, page: int) -> CatalogPage:
-        for p in self.pages:
-            if p.template.id == template_id and p.template.version == version and p.page == page:
-                return p
-        raise KeyError((template_id, version, page))
-
 
 def build_catalog(templates: tuple[Template, ...], matcher: Matcher) -> Catalog:
     pages = []
