@@ -26,7 +26,6 @@ def one_run(engine: str, samples: list[str]) -> tuple[float, int]:
         "pipeline.cli",
         "process",
         *samples,
-        "--no-store",
         "--engine",
         engine,
         "-c",

@@ -116,7 +116,7 @@ _WORKER: dict[str, Any] = {}
 def _init(corpus: str, data: str) -> None:
     os.environ["OMP_THREAD_LIMIT"] = "1"
     cv2.setNumThreads(1)
-    cm = open_context(config_for(Path(corpus), Path(data)), store=False)
+    cm = open_context(config_for(Path(corpus), Path(data)))
     _WORKER["ctx"] = cm.__enter__()
 
 
@@ -248,7 +248,7 @@ def main() -> None:
         f"# {len(files)} files; machine: {platform.processor() or platform.machine()}, "
         f"{os.cpu_count()} cores, Python {platform.python_version()}"
     )
-    with open_context(cfg, store=False) as ctx:
+    with open_context(cfg) as ctx:
         pipe = run_pipeline(ctx, files)
         # The same pages for the baseline and the floor, a few per form and level.
         chosen: dict[tuple[str, str], list[tuple[str, str, Path]]] = defaultdict(list)

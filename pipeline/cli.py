@@ -7,16 +7,15 @@ file failed, 2 for usage or configuration errors.
 from __future__ import annotations
 
 import json
-import logging
 import sys
 import time
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from pipeline.config import Config, load_config
+from pipeline.cli_common import ConfigOpt, EngineChoice, load_cli_config, setup_logging
+from pipeline.cli_service import service_app
 from pipeline.errors import BlankettError, ConfigError, TemplateError
 
 app = typer.Typer(
@@ -26,34 +25,7 @@ app = typer.Typer(
 )
 template_app = typer.Typer(no_args_is_help=True, help="Inspect and check form templates.")
 app.add_typer(template_app, name="template")
-
-ConfigOpt = Annotated[
-    Path | None,
-    typer.Option("--config", "-c", help="config.yaml (default: ./config.yaml if present)"),
-]
-
-
-class EngineChoice(StrEnum):
-    tesserocr = "tesserocr"
-    pytesseract = "pytesseract"
-
-
-def _config(path: Path | None) -> Config:
-    if path is None and Path("config.yaml").is_file():
-        path = Path("config.yaml")
-    try:
-        return load_config(path)
-    except ConfigError as exc:
-        typer.echo(f"blankett: {exc}", err=True)
-        raise typer.Exit(2) from None
-
-
-def _setup_logging(verbose: bool) -> None:
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
+app.add_typer(service_app)
 
 
 def _expand(paths: list[Path]) -> list[Path]:
@@ -82,15 +54,17 @@ def process(
     engine: Annotated[
         EngineChoice | None, typer.Option(help="OCR engine, overriding config ocr.kind")
     ] = None,
-    store: Annotated[bool, typer.Option(help="Store records in the configured database")] = True,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
-    """Read forms from FILES; print one JSON line per form instance and store the records."""
+    """Read forms from FILES and print one JSON line per form instance.
+
+    Nothing is stored and no file is moved: this is for trying templates and scans. The
+    drop-folder service (`blankett watch`) is what keeps state and delivers records."""
     from pipeline.compose import open_context
     from pipeline.run import process_file
 
-    _setup_logging(verbose)
-    cfg = _config(config)
+    setup_logging(verbose)
+    cfg = load_cli_config(config)
     if engine is not None:
         cfg = cfg.model_copy(update={"ocr": cfg.ocr.model_copy(update={"kind": engine.value})})
     targets = _expand(files)
@@ -101,7 +75,7 @@ def process(
     n_pages = 0
     started = time.perf_counter()
     try:
-        with open_context(cfg, store=store) as ctx:
+        with open_context(cfg) as ctx:
             for i, path in enumerate(targets, start=1):
                 for rec in process_file(path, ctx):
                     any_failed |= rec.status.value == "failed"
@@ -140,8 +114,8 @@ def evaluate(
     from pipeline.evaluate import expected_for, mark_fields, score_file, summarize
     from pipeline.run import process_file
 
-    _setup_logging(False)
-    cfg = _config(config)
+    setup_logging(False)
+    cfg = load_cli_config(config)
     if engine is not None:
         cfg = cfg.model_copy(update={"ocr": cfg.ocr.model_copy(update={"kind": engine.value})})
     targets = [p for p in _expand(paths) if expected_for(p) is not None]
@@ -149,7 +123,7 @@ def evaluate(
         typer.echo("blankett: no samples with expected values found", err=True)
         raise typer.Exit(2)
     all_records, all_fields = [], []
-    with open_context(cfg, store=False) as ctx:
+    with open_context(cfg) as ctx:
         marks = mark_fields(ctx.templates)
         for path in targets:
             expected = expected_for(path) or []
@@ -184,7 +158,7 @@ def template_list(config: ConfigOpt = None) -> None:
     """List the templates in the configured templates folder."""
     from pipeline.templates.load import TEMPLATE_FILE, read_spec
 
-    cfg = _config(config)
+    cfg = load_cli_config(config)
     root = cfg.templates_dir
     if not root.is_dir():
         typer.echo(f"blankett: templates folder not found: {root}", err=True)
@@ -214,7 +188,7 @@ def template_import_pdf(
     """Make (or update) templates/ID from a fillable PDF's form fields."""
     from pipeline.templates.importer import import_pdf
 
-    cfg = _config(config)
+    cfg = load_cli_config(config)
     try:
         report = import_pdf(
             pdf,
@@ -254,7 +228,7 @@ def template_check(
     from pipeline.templates.check import check_template, overlay
     from pipeline.templates.load import load_template
 
-    cfg = _config(config)
+    cfg = load_cli_config(config)
     try:
         t = load_template(cfg.templates_dir / template_id, cfg.normalize.dpi)
     except TemplateError as exc:
@@ -295,15 +269,15 @@ def template_test(
     )
     from pipeline.run import process_file
 
-    _setup_logging(False)
-    cfg = _config(config)
+    setup_logging(False)
+    cfg = load_cli_config(config)
     targets = [p for p in _expand(samples) if expected_for(p) is not None]
     if not targets:
         typer.echo("blankett: no samples with expected values (<file>.expected.json)", err=True)
         raise typer.Exit(2)
     recs, fields = [], []
     try:
-        with open_context(cfg, store=False) as ctx:
+        with open_context(cfg) as ctx:
             if template_id not in {t.id for t in ctx.templates}:
                 typer.echo(
                     f"blankett: no template {template_id!r} in {cfg.templates_dir}", err=True
@@ -366,7 +340,7 @@ def samples(
 @app.command("config")
 def config_show(config: ConfigOpt = None) -> None:
     """Print the effective configuration."""
-    cfg = _config(config)
+    cfg = load_cli_config(config)
     typer.echo(json.dumps(cfg.model_dump(mode="json"), indent=2))
 
 

@@ -1,6 +1,8 @@
 """The one place adapters are chosen: config ``kind`` -> factory, and the process context.
 
-A ``Context`` holds what a worker process reuses across files: templates, the catalog
+OCR engines by ``ocr.kind``, case targets by ``delivery.targets[].kind``; the original
+store and the dispatcher have one kind each for now (a local folder, a local process
+pool). A ``Context`` holds what a worker process reuses across files: templates, the catalog
 of reference features, matchers and the OCR engine. It is built on demand (never at
 import time) and closed when the work is done.
 """
@@ -8,15 +10,20 @@ import time) and closed when the work is done.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from pipeline.config import Config, OcrConfig
+from pipeline.config import Config, OcrConfig, TargetConfig
 from pipeline.matching import Matcher
-from pipeline.ports import OcrEngine, RecordStore
+from pipeline.ports import CaseTarget, Dispatcher, OcrEngine
 from pipeline.stages.identify import Catalog, build_catalog
 from pipeline.templates.load import Template, load_templates
+
+if TYPE_CHECKING:
+    from pipeline.adapters.local_originals import LocalOriginals
 
 
 def _tesserocr(cfg: OcrConfig, dpi: int) -> OcrEngine:
@@ -44,12 +51,6 @@ def build_engine(cfg: Config) -> OcrEngine:
     return ENGINES[cfg.ocr.kind](cfg.ocr, cfg.normalize.dpi)
 
 
-def build_store(cfg: Config) -> RecordStore:
-    from pipeline.adapters.sql_store import SqlRecordStore
-
-    return SqlRecordStore(cfg.database_url)
-
-
 def build_matchers(cfg: Config) -> tuple[Matcher, Matcher]:
     a = cfg.align
     orb = Matcher(features=a.features, levels=a.levels, factor=a.downscale, ratio=a.ratio)
@@ -67,14 +68,12 @@ class Context:
     orb: Matcher
     sift: Matcher
     engine: OcrEngine
-    store: RecordStore | None
 
 
 @contextmanager
 def open_context(
     cfg: Config,
     *,
-    store: bool = True,
     templates: tuple[Template, ...] | None = None,
 ) -> Iterator[Context]:
     if templates is None:
@@ -82,10 +81,43 @@ def open_context(
     orb, sift = build_matchers(cfg)
     catalog = build_catalog(templates, orb)
     engine = build_engine(cfg)
-    rec_store = build_store(cfg) if store else None
     try:
-        yield Context(cfg, templates, catalog, orb, sift, engine, rec_store)
+        yield Context(cfg, templates, catalog, orb, sift, engine)
     finally:
         engine.close()
-        if rec_store is not None:
-            rec_store.close()
+
+
+def build_originals(cfg: Config) -> LocalOriginals:
+    from pipeline.adapters.local_originals import LocalOriginals
+
+    return LocalOriginals(cfg.originals_dir)
+
+
+def _sql_target(t: TargetConfig) -> CaseTarget:
+    from pipeline.adapters.sql_target import SqlCaseTarget
+
+    assert t.url is not None
+    return SqlCaseTarget(t.name, t.url)
+
+
+def _folder_target(t: TargetConfig) -> CaseTarget:
+    from pipeline.adapters.folder_target import FolderTarget
+
+    assert t.path is not None
+    return FolderTarget(t.name, t.path)
+
+
+TARGETS: Mapping[str, Callable[[TargetConfig], CaseTarget]] = {
+    "sql": _sql_target,
+    "folder": _folder_target,
+}
+
+
+def build_targets(cfg: Config) -> dict[str, CaseTarget]:
+    return {t.name: TARGETS[t.kind](t) for t in cfg.delivery.targets}
+
+
+def build_dispatcher(cfg: Config, wake: threading.Event | None = None) -> Dispatcher:
+    from pipeline.dispatch import LocalPool
+
+    return LocalPool(cfg, wake)

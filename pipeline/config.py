@@ -74,6 +74,71 @@ class ArtifactsConfig(_Frozen):
     save_crops: bool = True
 
 
+class ServiceConfig(_Frozen):
+    """The drop-folder service (``blankett watch``)."""
+
+    # Folders the scanners write into; sub-folders are watched too.
+    inbox: tuple[Path, ...] = (Path("inbox"),)
+    quarantine: Path = Path("quarantine")
+    # Network shares drop file events, so the inbox is also polled at this interval.
+    poll_seconds: float = Field(2.0, gt=0, le=600)
+    # A file is taken when its size and mtime are unchanged over this many polls.
+    stable_polls: int = Field(2, ge=1, le=100)
+    # A stable file whose format is still incomplete (no end marker) is re-checked; after
+    # this long it is quarantined as truncated rather than waited on for ever.
+    incomplete_after_seconds: float = Field(600.0, gt=0)
+    # watchdog file events besides polling; false = polling only (SMB/NFS mounts).
+    events: bool = True
+    # Worker processes; 0 = one per core.
+    workers: int = Field(0, ge=0, le=256)
+    # Starts of one document (worker crashes, service restarts) before it is failed.
+    max_attempts: int = Field(3, ge=1, le=100)
+    # Seconds between progress lines on the console while there is work.
+    progress_seconds: float = Field(10.0, gt=0)
+
+
+class TargetConfig(_Frozen):
+    """One case-system target records are delivered to."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")
+    kind: Literal["sql", "folder"]
+    # sql: the case database (sqlite:///... or postgresql+psycopg://...)
+    url: str | None = None
+    # folder: the export folder
+    path: Path | None = None
+
+    @model_validator(mode="after")
+    def _where(self) -> TargetConfig:
+        if self.kind == "sql" and not (self.url or "").startswith(("sqlite:", "postgresql")):
+            raise ValueError(f"target {self.name}: kind sql needs url: sqlite:/// or postgresql://")
+        if self.kind == "folder" and self.path is None:
+            raise ValueError(f"target {self.name}: kind folder needs path:")
+        return self
+
+
+def _default_targets() -> tuple[TargetConfig, ...]:
+    return (
+        TargetConfig(name="case_db", kind="sql", url="sqlite:///data/cases.sqlite3"),
+        TargetConfig(name="export", kind="folder", path=Path("data/export")),
+    )
+
+
+class DeliveryConfig(_Frozen):
+    targets: tuple[TargetConfig, ...] = Field(default_factory=_default_targets)
+    # Retryable failures back off exponentially from retry_seconds up to max_retry_seconds;
+    # after max_attempts the delivery is failed (visible; `blankett retry --delivery`).
+    retry_seconds: float = Field(5.0, gt=0)
+    max_retry_seconds: float = Field(900.0, gt=0)
+    max_attempts: int = Field(10, ge=1)
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> DeliveryConfig:
+        names = [t.name for t in self.targets]
+        if len(names) != len(set(names)):
+            raise ValueError("delivery target names must be unique")
+        return self
+
+
 class Config(_Frozen):
     templates_dir: Path = Path("templates")
     data_dir: Path = Path("data")
@@ -85,6 +150,8 @@ class Config(_Frozen):
     review: ReviewConfig = ReviewConfig()
     limits: LimitsConfig = LimitsConfig()
     artifacts: ArtifactsConfig = ArtifactsConfig()
+    service: ServiceConfig = ServiceConfig()
+    delivery: DeliveryConfig = DeliveryConfig()
 
     @model_validator(mode="after")
     def _known_database(self) -> Config:
@@ -96,21 +163,44 @@ class Config(_Frozen):
     def artifacts_dir(self) -> Path:
         return self.data_dir / "artifacts"
 
+    @property
+    def originals_dir(self) -> Path:
+        return self.data_dir / "originals"
+
     def resolved(self, base: Path) -> Config:
         """Relative paths made absolute against ``base`` (the config file's folder)."""
 
         def r(p: Path) -> Path:
             return p if p.is_absolute() else (base / p).resolve()
 
-        url = self.database_url
-        prefix = "sqlite:///"
-        if url.startswith(prefix) and not url.startswith(prefix + "/") and url != "sqlite://":
-            url = prefix + str(r(Path(url[len(prefix) :])))
+        def u(url: str) -> str:
+            prefix = "sqlite:///"
+            if url.startswith(prefix) and not url.startswith(prefix + "/") and url != "sqlite://":
+                return prefix + str(r(Path(url[len(prefix) :])))
+            return url
+
+        svc = self.service.model_copy(
+            update={
+                "inbox": tuple(r(p) for p in self.service.inbox),
+                "quarantine": r(self.service.quarantine),
+            }
+        )
+        targets = tuple(
+            t.model_copy(
+                update={
+                    "url": u(t.url) if t.url else None,
+                    "path": r(t.path) if t.path else None,
+                }
+            )
+            for t in self.delivery.targets
+        )
         return self.model_copy(
             update={
                 "templates_dir": r(self.templates_dir),
                 "data_dir": r(self.data_dir),
-                "database_url": url,
+                "database_url": u(self.database_url),
+                "service": svc,
+                "delivery": self.delivery.model_copy(update={"targets": targets}),
             }
         )
 

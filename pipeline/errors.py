@@ -83,3 +83,28 @@ class StoreError(BlankettError):
 
     code = "store_failed"
     retryable = True
+
+
+class StateError(BlankettError):
+    """A status change that the state machine does not allow, or one that lost a race."""
+
+    code = "invalid_transition"
+
+
+class DeliveryError(BlankettError):
+    """A case target did not take a record."""
+
+    code = "delivery_failed"
+
+
+class TargetUnavailable(DeliveryError):
+    """The target is down, busy or out of space: try again later."""
+
+    code = "target_unavailable"
+    retryable = True
+
+
+class TargetRejected(DeliveryError):
+    """The target refused the record; resending will not help until something is fixed."""
+
+    code = "target_rejected"

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from pathlib import Path
+from typing import Any, Protocol
 
 from pipeline.records import Gray, Record
 
@@ -34,9 +36,102 @@ class OcrEngine(Protocol):
     def close(self) -> None: ...
 
 
-class RecordStore(Protocol):
-    def save(self, record: Record) -> None:
-        """Insert or replace the record under ``record.key`` (idempotent)."""
+@dataclass(frozen=True)
+class Staged:
+    """A file copied into the store's scratch area, hashed and synced, not yet kept."""
+
+    tmp: Path
+    sha256: str
+    size: int
+    head: bytes
+    tail: bytes
+
+
+class OriginalStore(Protocol):
+    """Where the bytes of every ingested file are kept, by content (SHA-256)."""
+
+    def stage(self, src: Path) -> Staged:
+        """Copy ``src`` in, hashing it on the way; durable once this returns."""
+        ...
+
+    def keep(self, staged: Staged, suffix: str) -> str:
+        """Make a staged file permanent under its hash; returns its reference."""
+        ...
+
+    def discard(self, staged: Staged) -> None: ...
+
+    def path(self, ref: str) -> Path:
+        """A local path to read the kept file from."""
+        ...
+
+
+@dataclass(frozen=True)
+class Job:
+    """One document for a worker: where its bytes are and what to call it."""
+
+    document_id: int
+    path: Path
+    source: str
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a worker made of a document: records, or the reason it could not."""
+
+    document_id: int
+    records: tuple[Record, ...] = ()
+    error_code: str | None = None
+    error_message: str | None = None
+    # True: the file itself is bad (quarantine it); False: the run failed (retry later).
+    bad_input: bool = False
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class Crashed:
+    """The worker running a document died (killed, out of memory, segfault)."""
+
+    document_id: int
+
+
+class Dispatcher(Protocol):
+    """Runs jobs somewhere (a local process pool) and hands back their outcomes."""
+
+    def capacity(self) -> int:
+        """How many more jobs it takes now."""
+        ...
+
+    def submit(self, job: Job) -> None: ...
+
+    def collect(self) -> list[Outcome | Crashed]:
+        """Outcomes finished since the last call (never blocks)."""
+        ...
+
+    def in_flight(self) -> int: ...
+
+    def close(self) -> None:
+        """Wait for the jobs in hand, then stop the workers."""
+        ...
+
+
+@dataclass(frozen=True)
+class Parcel:
+    """A record ready for a case system, with the original scan it came from."""
+
+    idempotency_key: str
+    record: Mapping[str, Any]  # the delivery JSON (schema_version, record, document)
+    original: Path
+    original_name: str
+
+
+class CaseTarget(Protocol):
+    """A case system records are delivered to. ``send`` must be idempotent per key:
+    sending a parcel whose key the target already has is a no-op, not a second case."""
+
+    name: str
+
+    def send(self, parcel: Parcel) -> None:
+        """Deliver; raise TargetUnavailable (retry later) or TargetRejected (needs a fix)."""
         ...
 
     def close(self) -> None: ...

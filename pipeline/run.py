@@ -54,26 +54,24 @@ class _Seen:
 
 
 def process_file(path: Path, ctx: Context, clock: StageClock | None = None) -> list[Record]:
-    """All records found in one file, stored when the context has a store."""
+    """All records found in one file; a file that cannot be read is one failed record."""
     try:
-        records = _process(path, ctx, clock or StageClock())
+        return read_file(path, ctx, clock)
     except BlankettError as exc:
         log.warning("failed file=%s reason=%s", path, exc.code)
-        records = [failed(path, exc.code, exc.message)]
+        return [failed(path, exc.code, exc.message)]
     except Exception as exc:  # a bug must not take the other files down with it
         log.exception("internal error file=%s", path)
-        records = [failed(path, "internal_error", f"unexpected error: {type(exc).__name__}")]
-    if ctx.store is not None:
-        for r in records:
-            ctx.store.save(r)
-    return records
+        return [failed(path, "internal_error", f"unexpected error: {type(exc).__name__}")]
 
 
 def failed(path: Path, code: str, message: str) -> Record:
     return Record(file=str(path), sha256=None, status=Status.FAILED, reason=code, message=message)
 
 
-def _process(path: Path, ctx: Context, clock: StageClock) -> list[Record]:
+def read_file(path: Path, ctx: Context, clock: StageClock | None = None) -> list[Record]:
+    """All records found in one file; raises ``BlankettError`` when the file cannot be read."""
+    clock = clock or StageClock()
     cfg = ctx.cfg
     with clock("ingest"):
         doc = ingest(path, cfg.limits)

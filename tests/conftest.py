@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -40,7 +41,7 @@ def cfg(session_dir: Path) -> Config:
 
 @pytest.fixture(scope="session")
 def ctx(cfg: Config) -> Iterator[Context]:
-    with open_context(cfg, store=False) as c:
+    with open_context(cfg) as c:
         yield c
 
 
@@ -58,3 +59,48 @@ def postgres_url() -> str | None:
         if os.environ.get("BLANKETT_REQUIRE_POSTGRES"):
             pytest.fail(f"PostgreSQL required (BLANKETT_REQUIRE_POSTGRES) but unreachable: {exc}")
         return None
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_urls(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """(state database URL, case database URL) on SQLite files or in a PostgreSQL schema
+    of their own on the machine's server (dropped afterwards)."""
+    if request.param == "sqlite":
+        yield (
+            f"sqlite:///{tmp_path / 'data' / 'state.sqlite3'}",
+            f"sqlite:///{tmp_path / 'cases.sqlite3'}",
+        )
+        return
+    base = postgres_url()
+    if base is None:
+        pytest.skip("PostgreSQL on 127.0.0.1:5432 is not reachable")
+    import uuid
+
+    from sqlalchemy import create_engine, text
+
+    schemas = [f"t_{uuid.uuid4().hex[:10]}", f"c_{uuid.uuid4().hex[:10]}"]
+    eng = create_engine(base)
+    with eng.begin() as c:
+        for s in schemas:
+            c.execute(text(f"create schema {s}"))
+    yield tuple(f"{base}?options=-csearch_path%3D{s}" for s in schemas)  # type: ignore[misc]
+    with eng.begin() as c:
+        for s in schemas:
+            c.execute(text(f"drop schema {s} cascade"))
+    eng.dispose()
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    from tests.fault_report import REPORTS as FAULT_REPORTS
+
+    if not FAULT_REPORTS:
+        return
+    files = sum(r[0] for r in FAULT_REPORTS)
+    kills = sum(r[1] for r in FAULT_REPORTS)
+    lost = sum(r[2] for r in FAULT_REPORTS)
+    drec = sum(r[3] for r in FAULT_REPORTS)
+    ddel = sum(r[4] for r in FAULT_REPORTS)
+    terminalreporter.write_line(
+        f"fault injection ({len(FAULT_REPORTS)} scenarios): {files} files dropped, {kills} "
+        f"kills, {lost} lost, {drec} duplicated records, {ddel} duplicated deliveries"
+    )

@@ -79,7 +79,7 @@ def test_imported_template_reads_generated_scans(tmp_path: Path):
     files = generate_corpus(tmp_path / "scans", 2, seed=77, forms=[forskola()])
     cfg = make_config(tmp_path / "data", templates_dir=tdir)
     records, fields = [], []
-    with open_context(cfg, store=False) as ctx:
+    with open_context(cfg) as ctx:
         marks = mark_fields(ctx.templates)
         for path in files:
             r, f = score_file(path, expected_for(path) or [], process_file(path, ctx), marks)
@@ -292,7 +292,7 @@ def test_versions_are_told_apart_and_lookalikes_are_flagged(tmp_path: Path):
     assert import_pdf(_pdf(tmp_path, "v2.pdf", blank_pdf(v2)), "park", tdir).version == 2
     rng = random.Random(21)
     cfg = make_config(tmp_path / "data", templates_dir=tdir)
-    with open_context(cfg, store=False) as ctx:
+    with open_context(cfg) as ctx:
         for form, version in ((v1, 1), (v2, 2)):
             inst = make_instance(form, rng, ScanStyle())
             scan = _pdf(tmp_path, f"scan-v{version}.pdf", scanned_pdf(inst.pages))
@@ -306,7 +306,7 @@ def test_versions_are_told_apart_and_lookalikes_are_flagged(tmp_path: Path):
     same.write_text(
         same.read_text(encoding="utf-8").replace("version: 1", "version: 3"), encoding="utf-8"
     )
-    with open_context(cfg, store=False) as ctx:
+    with open_context(cfg) as ctx:
         (rec,) = process_file(tmp_path / "scan-v1.pdf", ctx)
         assert rec.template_id == "park" and rec.template_version in (1, 3)
         assert "version_uncertain" in rec.issues and rec.status.value == "needs_review"
@@ -348,7 +348,7 @@ def test_form_id_barcodes_tell_lookalike_versions_apart(tmp_path: Path):
     assert page.form_code is not None and page.form_code.text == "ADR1002"
     cfg = make_config(tmp_path / "data", templates_dir=tdir)
     rng = random.Random(4)
-    with open_context(cfg, store=False) as ctx:
+    with open_context(cfg) as ctx:
         for code, version in (("ADR1001", 1), ("ADR1002", 2)):
             spec = next(t.spec for t in ctx.templates if t.version == version)
             pdf = fill_pdf(_coded_form(code), spec, {"ny_adress": "Storgatan 7"})

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import io
-import struct
-import zlib
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 from PIL import Image
-from reportlab.lib.pdfencrypt import StandardEncryption
 from reportlab.pdfgen.canvas import Canvas
 
 from pipeline.config import LimitsConfig, NormalizeConfig
@@ -19,16 +16,10 @@ from pipeline.errors import InputError
 from pipeline.samplegen.build import g4_tiff, scanned_pdf
 from pipeline.stages.ingest import ingest
 from pipeline.stages.normalize import normalize
+from tests.inputs import encrypted_pdf, page_image, pdf_pages, png_header_only
 
 LIMITS = LimitsConfig()
 NORM = NormalizeConfig()
-
-
-def page_image(w: int = 2480, h: int = 3508) -> np.ndarray:
-    img = np.full((h, w), 250, np.uint8)
-    cv2.putText(img, "Exempelby kommun", (200, 400), cv2.FONT_HERSHEY_SIMPLEX, 4, 0, 8)
-    cv2.rectangle(img, (200, 600), (2200, 800), 0, 4)
-    return img
 
 
 def run(path: Path, limits: LimitsConfig = LIMITS):
@@ -93,45 +84,6 @@ def test_jpeg_without_dpi_is_scaled_by_page_size(tmp_path: Path):
     assert 0.9 < page.image.shape[0] / 3508 < 1.1  # A4-ish long side at 300 dpi
 
 
-def _png_header_only(w: int, h: int) -> bytes:
-    """A PNG that claims w x h pixels: header, one tiny data chunk, end."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return (
-            struct.pack(">I", len(data))
-            + kind
-            + data
-            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-        )
-
-    ihdr = struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", ihdr)
-        + chunk(b"IDAT", zlib.compress(b"\x00" * 16))
-        + chunk(b"IEND", b"")
-    )
-
-
-def _encrypted_pdf() -> bytes:
-    buf = io.BytesIO()
-    c = Canvas(buf, encrypt=StandardEncryption("secret", ownerPassword="owner"))
-    c.drawString(72, 720, "hemligt")
-    c.showPage()
-    c.save()
-    return buf.getvalue()
-
-
-def _pdf_pages(n: int) -> bytes:
-    buf = io.BytesIO()
-    c = Canvas(buf)
-    for i in range(n):
-        c.drawString(72, 720, f"page {i}")
-        c.showPage()
-    c.save()
-    return buf.getvalue()
-
-
 @pytest.mark.parametrize(
     ("name", "content", "code"),
     [
@@ -140,11 +92,11 @@ def _pdf_pages(n: int) -> bytes:
         ("word.docx", b"PK\x03\x04" + b"\x00" * 200, "unsupported_format"),
         ("cut.pdf", scanned_pdf([page_image()])[:5000], "truncated_file"),
         ("garbage.pdf", b"%PDF-1.7\n" + b"\x13\x37" * 500 + b"\n%%EOF\n", "corrupt_file"),
-        ("locked.pdf", _encrypted_pdf(), "encrypted_pdf"),
-        ("bomb.png", _png_header_only(60_000, 60_000), "too_large"),
-        ("big.png", _png_header_only(10_000, 9_000), "too_large"),
+        ("locked.pdf", encrypted_pdf(), "encrypted_pdf"),
+        ("bomb.png", png_header_only(60_000, 60_000), "too_large"),
+        ("big.png", png_header_only(10_000, 9_000), "too_large"),
         ("cut.jpg", cv2.imencode(".jpg", page_image())[1].tobytes()[:20_000], "truncated_file"),
-        ("broken.png", _png_header_only(2480, 3508), "corrupt_file"),
+        ("broken.png", png_header_only(2480, 3508), "corrupt_file"),
         ("junk.tif", b"II*\x00" + b"\xff" * 300, "corrupt_file"),
     ],
 )
@@ -157,20 +109,20 @@ def test_bad_input_gets_a_reason(tmp_path: Path, name: str, content: bytes, code
 
 def test_page_count_limit(tmp_path: Path):
     p = tmp_path / "many.pdf"
-    p.write_bytes(_pdf_pages(4))
+    p.write_bytes(pdf_pages(4))
     assert code_of(p, LimitsConfig(max_pages=3)) == "too_large"
 
 
 def test_byte_limit_and_missing_file(tmp_path: Path):
     p = tmp_path / "a.pdf"
-    p.write_bytes(_pdf_pages(1))
+    p.write_bytes(pdf_pages(1))
     assert code_of(p, LimitsConfig(max_file_bytes=100)) == "too_large"
     assert code_of(tmp_path / "gone.pdf") == "file_not_found"
 
 
 def test_same_bytes_same_hash(tmp_path: Path):
     a, b = tmp_path / "a.pdf", tmp_path / "b.pdf"
-    data = _pdf_pages(1)
+    data = pdf_pages(1)
     a.write_bytes(data)
     b.write_bytes(data)
     assert ingest(a, LIMITS).sha256 == ingest(b, LIMITS).sha256

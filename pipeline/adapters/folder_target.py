@@ -1,0 +1,132 @@
+"""Case target: one folder per record, for case systems that import from a share.
+
+``<root>/<form id>/<record id>/`` holds ``record.json`` (the delivery JSON, with its
+schema version), ``fields.csv`` (name, value, confidence), the original file under its
+own name (bit-identical) and ``manifest.sha256`` (``sha256sum -c`` checks it). It is
+built under a temporary name, renamed into place, and ``DONE`` is written last: an
+importer takes a folder only when ``DONE`` is there. A folder that is already complete
+is left as it is (re-delivery is a no-op); one without ``DONE`` (a crash after the
+rename) is checked against its manifest and finished.
+"""
+
+from __future__ import annotations
+
+import csv
+import errno
+import hashlib
+import io
+import json
+import os
+import shutil
+from pathlib import Path
+
+from pipeline import failpoints
+from pipeline.errors import TargetRejected, TargetUnavailable
+from pipeline.fsutil import atomic_copy, atomic_write, fsync_dir, sha256_of, tmp_name
+from pipeline.ports import Parcel
+
+DONE = "DONE"
+MANIFEST = "manifest.sha256"
+# Out of space, I/O errors and a share that went away are worth retrying; anything else
+# (permissions, a file where the folder should be) needs a person.
+_TRANSIENT = {
+    errno.ENOSPC,
+    errno.EIO,
+    errno.EAGAIN,
+    errno.ETIMEDOUT,
+    errno.ESTALE,
+    errno.ENOTCONN,
+    errno.EDQUOT,
+}
+
+
+def record_folder_name(record_key: str) -> str:
+    sha, _, page = record_key.partition(":")
+    return f"{sha[:16]}-p{page or 0}"
+
+
+class FolderTarget:
+    def __init__(self, name: str, root: Path):
+        self.name = name
+        self.root = root
+
+    def send(self, parcel: Parcel) -> None:
+        rec = parcel.record["record"]
+        form = rec["template"]["id"] or "unidentified"
+        final = self.root / form / record_folder_name(rec["key"])
+        try:
+            if (final / DONE).is_file():
+                return
+            if final.is_dir():
+                if self._verified(final):
+                    self._finish(final)
+                    return
+                shutil.rmtree(final)  # cannot be trusted; build it again
+            self._build(parcel, final)
+            failpoints.hit("export.after_rename")
+            self._finish(final)
+        except OSError as exc:
+            msg = f"cannot write {final}: {exc.strerror or exc}"
+            if exc.errno in _TRANSIENT:
+                raise TargetUnavailable(msg) from None
+            raise TargetRejected(msg) from None
+
+    def _build(self, parcel: Parcel, final: Path) -> None:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        tmp = tmp_name(final)
+        tmp.mkdir()
+        try:
+            failpoints.hit("export.write")
+            files = {
+                "record.json": (
+                    json.dumps(parcel.record, indent=2, ensure_ascii=False) + "\n"
+                ).encode("utf-8"),
+                "fields.csv": _fields_csv(parcel.record["record"]["fields"]),
+            }
+            sums = {}
+            for name, data in files.items():
+                atomic_write(tmp / name, data)
+                sums[name] = hashlib.sha256(data).hexdigest()
+            original = _safe_name(parcel.original_name)
+            sums[original] = atomic_copy(parcel.original, tmp / original)
+            manifest = "".join(f"{h}  {n}\n" for n, h in sorted(sums.items()))
+            atomic_write(tmp / MANIFEST, manifest.encode("utf-8"))
+            os.replace(tmp, final)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        fsync_dir(final.parent)
+
+    def _finish(self, final: Path) -> None:
+        atomic_write(final / DONE, b"")
+
+    def _verified(self, final: Path) -> bool:
+        manifest = final / MANIFEST
+        if not manifest.is_file():
+            return False
+        for line in manifest.read_text(encoding="utf-8").splitlines():
+            digest, _, name = line.partition("  ")
+            path = final / name
+            if not path.is_file() or sha256_of(path) != digest:
+                return False
+        return True
+
+    def close(self) -> None:
+        pass
+
+
+def _fields_csv(fields: dict[str, dict[str, object]]) -> bytes:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["name", "value", "confidence"])
+    for name, f in fields.items():
+        value = f["value"]
+        w.writerow([name, "" if value is None else value, f["confidence"]])
+    return buf.getvalue().encode("utf-8")
+
+
+def _safe_name(name: str) -> str:
+    base = Path(name).name
+    if base in ("", ".", "..", "record.json", "fields.csv", MANIFEST, DONE):
+        return f"original-{base or 'file'}"
+    return base

@@ -1,0 +1,129 @@
+"""Case target: tables in a SQL case database (SQLite file by default, PostgreSQL by URL).
+
+``blankett_cases`` holds one row per delivered record, keyed by its idempotency key, and
+``blankett_case_fields`` one row per field. Both rows go in one transaction; a parcel
+whose key is already there is a no-op, so a re-delivery never makes a second case. The
+target creates its tables when they are missing (it owns nothing else in that database).
+"""
+
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    insert,
+    select,
+)
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
+
+from pipeline.db.connect import engine_for
+from pipeline.errors import StoreError, TargetRejected, TargetUnavailable
+from pipeline.ports import Parcel
+from pipeline.state import now
+
+metadata = MetaData()
+
+cases = Table(
+    "blankett_cases",
+    metadata,
+    Column("idempotency_key", String(64), primary_key=True),
+    Column("record_key", String(200), nullable=False),
+    Column("form_id", String(100)),
+    Column("form_version", Integer),
+    Column("source", Text, nullable=False),
+    Column("document_sha256", String(64), nullable=False),
+    Column("schema_version", Integer, nullable=False),
+    Column("record", Text, nullable=False),  # the delivery JSON
+    Column("delivered_at", DateTime(timezone=True), nullable=False),
+)
+
+case_fields = Table(
+    "blankett_case_fields",
+    metadata,
+    Column(
+        "idempotency_key",
+        String(64),
+        ForeignKey("blankett_cases.idempotency_key"),
+        primary_key=True,
+    ),
+    Column("name", String(200), primary_key=True),
+    Column("value", Text),
+    Column("confidence", Float),
+)
+
+
+class SqlCaseTarget:
+    def __init__(self, name: str, url: str):
+        self.name = name
+        self._url = url
+        self._engine = engine_for(url)
+        self._ready = False
+
+    def send(self, parcel: Parcel) -> None:
+        rec = parcel.record["record"]
+        doc = parcel.record["document"]
+        try:
+            self._ensure_tables()
+            with self._engine.begin() as conn:
+                have = conn.execute(
+                    select(cases.c.idempotency_key).where(
+                        cases.c.idempotency_key == parcel.idempotency_key
+                    )
+                ).first()
+                if have is not None:
+                    return  # delivered before; the key makes this a no-op
+                conn.execute(
+                    insert(cases).values(
+                        idempotency_key=parcel.idempotency_key,
+                        record_key=rec["key"],
+                        form_id=rec["template"]["id"],
+                        form_version=rec["template"]["version"],
+                        source=doc["source"],
+                        document_sha256=doc["sha256"],
+                        schema_version=parcel.record["schema_version"],
+                        record=json.dumps(parcel.record, ensure_ascii=False),
+                        delivered_at=now(),
+                    )
+                )
+                rows = [
+                    {
+                        "idempotency_key": parcel.idempotency_key,
+                        "name": name,
+                        "value": None if f["value"] is None else str(f["value"]),
+                        "confidence": f["confidence"],
+                    }
+                    for name, f in rec["fields"].items()
+                ]
+                if rows:
+                    conn.execute(insert(case_fields), rows)
+        except IntegrityError:
+            return  # a concurrent send of the same key won; same outcome
+        except (OperationalError, StoreError) as exc:
+            raise TargetUnavailable(f"case database unavailable: {_short(exc)}") from None
+        except DBAPIError as exc:
+            if exc.connection_invalidated:
+                raise TargetUnavailable(f"case database connection lost: {_short(exc)}") from None
+            raise TargetRejected(f"case database refused the record: {_short(exc)}") from None
+        except SQLAlchemyError as exc:
+            raise TargetRejected(f"case database refused the record: {_short(exc)}") from None
+
+    def _ensure_tables(self) -> None:
+        if not self._ready:
+            metadata.create_all(self._engine)
+            self._ready = True
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+
+def _short(exc: Exception) -> str:
+    return str(exc).splitlines()[0][:300]

@@ -1,0 +1,227 @@
+"""The service commands: ``watch``, ``status``, ``records``, ``retry`` and ``db upgrade``.
+
+Exit status: 0 on success, 1 when the asked-for change could not be made (``retry`` of
+something that is not failed), 2 for usage, configuration or database errors.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import json
+import logging
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any
+
+import typer
+from sqlalchemy.engine import Engine
+
+from pipeline.cli_common import ConfigOpt, load_cli_config
+from pipeline.config import Config
+from pipeline.errors import BlankettError, StateError
+
+service_app = typer.Typer()
+db_app = typer.Typer(no_args_is_help=True, help="The state database.")
+service_app.add_typer(db_app, name="db")
+
+
+@contextmanager
+def _state_db(cfg: Config) -> Iterator[Engine]:
+    from pipeline.db.connect import open_state_db
+
+    try:
+        db = open_state_db(cfg.database_url)
+    except BlankettError as exc:
+        typer.echo(f"blankett: {exc}", err=True)
+        raise typer.Exit(2) from None
+    try:
+        yield db
+    finally:
+        db.dispose()
+
+
+@service_app.command()
+def watch(
+    config: ConfigOpt = None,
+    until_idle: Annotated[
+        bool, typer.Option(help="Exit once the inbox is empty and everything is delivered")
+    ] = False,
+    poll_only: Annotated[
+        bool, typer.Option(help="No file events, polling only (as service.events: false)")
+    ] = False,
+    workers: Annotated[int, typer.Option(help="Worker processes (0: config, one per core)")] = 0,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Warnings and errors only")] = (
+        False
+    ),
+) -> None:
+    """Watch the inbox folders: take, read, validate and deliver every file dropped there."""
+    import threading
+
+    from pipeline.compose import build_dispatcher, build_originals, build_targets
+    from pipeline.service import Service
+
+    logging.basicConfig(
+        level=logging.WARNING if quiet else logging.INFO,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)-7s %(message)s",
+    )
+    logging.getLogger("watchdog").setLevel(logging.WARNING)
+    cfg = load_cli_config(config)
+    if workers:
+        cfg = cfg.model_copy(
+            update={"service": cfg.service.model_copy(update={"workers": workers})}
+        )
+    wake = threading.Event()
+    try:
+        with _state_db(cfg) as db:
+            service = Service(
+                cfg,
+                db,
+                build_originals(cfg),
+                build_dispatcher(cfg, wake),
+                build_targets(cfg),
+                wake=wake,
+                until_idle=until_idle,
+                events=False if poll_only else None,
+            )
+            service.run()
+    except BlankettError as exc:
+        typer.echo(f"blankett: {exc} [{exc.code}]", err=True)
+        raise typer.Exit(2) from None
+
+
+@service_app.command()
+def status(
+    config: ConfigOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False,
+) -> None:
+    """Counts per status, throughput, the oldest waiting items and recent failures."""
+    from pipeline.ops import status_summary
+
+    cfg = load_cli_config(config)
+    with _state_db(cfg) as db:
+        s = status_summary(db, cfg)
+    if as_json:
+        typer.echo(json.dumps(s, indent=2, ensure_ascii=False))
+        return
+    typer.echo(f"inbox        {s['inbox_files']} files waiting to be taken")
+    for what in ("documents", "records", "deliveries"):
+        parts = ", ".join(f"{k} {v}" for k, v in s[what].items()) or "none"
+        typer.echo(f"{what:<12} {parts}")
+    h = s["last_hour"]
+    typer.echo(
+        f"last hour    {h['documents']} documents, {h['pages']} pages "
+        f"({h['pages_per_minute']} pages/min)"
+    )
+    for what, o in s["oldest"].items():
+        if o:
+            typer.echo(
+                f"oldest       {what.replace('_', ' ')}: {o['id']} ({o['status']}, "
+                f"{_age(o['age_seconds'])})"
+            )
+    if s["recent_failures"]:
+        typer.echo("recent failures (blankett retry ID once the cause is fixed):")
+        for f in s["recent_failures"]:
+            typer.echo(
+                f"  {f['document']:>6}  {f['status']:<11} {f['reason']:<20} {f['source']}: "
+                f"{f['message']}"
+            )
+    if s["delivery_problems"]:
+        typer.echo("delivery problems (blankett retry --delivery ID):")
+        for d in s["delivery_problems"]:
+            typer.echo(
+                f"  {d['delivery']:>6}  {d['status']:<8} {d['target']:<10} attempts "
+                f"{d['attempts']}  {d['reason']}: {d['message']}"
+            )
+
+
+@service_app.command()
+def records(
+    config: ConfigOpt = None,
+    status: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--status", "-s", help="delivered (default), accepted, needs_review, unidentified, all"
+        ),
+    ] = None,
+    limit: Annotated[int, typer.Option(help="At most this many, newest first")] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line")] = False,
+) -> None:
+    """List records (delivered ones unless --status says otherwise), newest first."""
+    from pipeline.ops import list_records
+
+    wanted = tuple(status or ["delivered"])
+    cfg = load_cli_config(config)
+    with _state_db(cfg) as db:
+        rows = list_records(db, None if "all" in wanted else wanted, limit)
+    for r in rows:
+        if as_json:
+            out: dict[str, Any] = {
+                "key": r.key,
+                "document": r.document_id,
+                "source": r.source,
+                "status": r.status,
+                "template": {"id": r.template_id, "version": r.template_version},
+                "fields": {
+                    k: {x: y for x, y in v.items() if x != "crop"} for k, v in r.fields.items()
+                },
+                "issues": r.issues,
+                "created_at": r.created_at.isoformat(),
+                "delivered_at": r.delivered_at.isoformat() if r.delivered_at else None,
+            }
+            typer.echo(json.dumps(out, ensure_ascii=False))
+        else:
+            when = (r.delivered_at or r.created_at).strftime("%Y-%m-%d %H:%M")
+            typer.echo(
+                f"{r.key[:20]}…{r.key.rsplit(':', 1)[-1]:<3} {r.status:<12} "
+                f"{(r.template_id or '-'):<22} {r.flagged:>2} flagged  {when}  {r.source}"
+            )
+    if not rows and not as_json:
+        typer.echo(f"no records with status {', '.join(wanted)}", err=True)
+
+
+@service_app.command()
+def retry(
+    ids: Annotated[list[int], typer.Argument(help="Document ids (or delivery ids)")],
+    delivery: Annotated[bool, typer.Option("--delivery", help="IDS are delivery ids")] = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Queue failed or quarantined documents (or failed deliveries) again, once fixed."""
+    from pipeline.compose import build_originals
+    from pipeline.ops import retry_delivery, retry_document
+
+    cfg = load_cli_config(config)
+    actor = f"cli:{getpass.getuser()}"
+    bad = False
+    with _state_db(cfg) as db:
+        for i in ids:
+            try:
+                msg = (
+                    retry_delivery(db, i, actor)
+                    if delivery
+                    else retry_document(db, i, build_originals(cfg), cfg, actor)
+                )
+            except StateError as exc:
+                typer.echo(f"blankett: {exc}", err=True)
+                bad = True
+                continue
+            typer.echo(msg)
+    raise typer.Exit(1 if bad else 0)
+
+
+@db_app.command("upgrade")
+def db_upgrade(config: ConfigOpt = None) -> None:
+    """Create or migrate the state database to the newest schema (watch does this too)."""
+    from pipeline.db.connect import current_revision
+
+    cfg = load_cli_config(config)
+    with _state_db(cfg) as db:
+        typer.echo(f"state database at revision {current_revision(db)}")
+
+
+def _age(seconds: float | None) -> str:
+    if seconds is None:
+        return "?"
+    return str(dt.timedelta(seconds=int(seconds)))

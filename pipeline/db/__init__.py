@@ -1,0 +1,1 @@
+"""The service's state database: table definitions, migrations and connection set-up."""

@@ -1,0 +1,128 @@
+"""Tables of the state database (SQLAlchemy Core). Alembic migrations create them.
+
+- ``documents``: one row per file taken from the inbox (also duplicates and quarantined
+  files), with its status, where its bytes are kept and why it failed.
+- ``records``: one row per form instance found in a document (or unidentified page).
+- ``deliveries``: the outbox; one row per record and case target, written in the
+  transaction that accepts the record.
+- ``events``: every status change and every operator change (who, when, before, after).
+
+Every table with a status has a ``version`` column that each change increments, so a
+change can be made conditional on what the changer saw (optimistic locking).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+documents = Table(
+    "documents",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("sha256", String(64), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("kind", String(8)),
+    # The file's path relative to its inbox folder, and that folder.
+    Column("source", Text, nullable=False),
+    Column("inbox", Text, nullable=False),
+    # True once the inbox file is gone; a re-found file with this row's hash and source is
+    # the same drop seen again after a crash, not a duplicate.
+    Column("source_removed", Boolean, nullable=False, default=False),
+    # Path of the bytes in the content-addressed store (None: quarantined at intake).
+    Column("stored", Text),
+    Column("quarantined", Text),
+    Column("status", String(20), nullable=False),
+    Column("duplicate_of", Integer, ForeignKey("documents.id")),
+    Column("reason", String(50)),
+    Column("message", Text),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("pages", Integer),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("processed_at", DateTime(timezone=True)),
+    Column("version", Integer, nullable=False, default=1),
+    Index("ix_documents_status", "status"),
+    Index("ix_documents_sha256", "sha256"),
+    # One stored document per content: the rest are duplicate links to it.
+    Index(
+        "uq_documents_stored_sha256",
+        "sha256",
+        unique=True,
+        sqlite_where=Column("stored").isnot(None) & Column("duplicate_of").is_(None),
+        postgresql_where=Column("stored").isnot(None) & Column("duplicate_of").is_(None),
+    ),
+)
+
+records = Table(
+    "records",
+    metadata,
+    Column("key", String(200), primary_key=True),
+    Column("document_id", Integer, ForeignKey("documents.id"), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("template_id", String(100)),
+    Column("template_version", Integer),
+    Column("pages", JSON, nullable=False),
+    # name -> {value, text, confidence, needs_review, issues, crop}
+    Column("fields", JSON, nullable=False),
+    Column("issues", JSON, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("accepted_at", DateTime(timezone=True)),
+    Column("delivered_at", DateTime(timezone=True)),
+    Column("version", Integer, nullable=False, default=1),
+    Index("ix_records_status", "status"),
+    Index("ix_records_document_id", "document_id"),
+)
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("record_key", String(200), ForeignKey("records.key"), nullable=False),
+    Column("target", String(40), nullable=False),
+    Column("idempotency_key", String(64), nullable=False, unique=True),
+    Column("status", String(20), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False),
+    Column("reason", String(50)),
+    Column("message", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("delivered_at", DateTime(timezone=True)),
+    Column("version", Integer, nullable=False, default=1),
+    UniqueConstraint("record_key", "target", name="uq_deliveries_record_target"),
+    Index("ix_deliveries_due", "status", "next_attempt_at"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("actor", String(100), nullable=False),
+    Column("entity", String(20), nullable=False),  # document | record | delivery
+    Column("entity_id", String(200), nullable=False),
+    Column("action", String(40), nullable=False),
+    Column("before", Text),
+    Column("after", Text),
+    Column("field", String(100)),
+    Column("reason", String(50)),
+    Index("ix_events_entity", "entity", "entity_id"),
+    Index("ix_events_at", "at"),
+)

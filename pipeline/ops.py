@@ -1,0 +1,261 @@
+"""What the operations commands read and change: ``status``, ``records``, ``retry``.
+
+Read-only summaries are plain queries; ``retry`` changes statuses through
+``pipeline.state`` like everything else.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.engine import Engine
+
+from pipeline import state
+from pipeline.config import Config
+from pipeline.db.schema import deliveries, documents, events, records
+from pipeline.errors import StateError
+from pipeline.intake import inbox_file_count
+from pipeline.ports import OriginalStore
+from pipeline.quarantine import release
+from pipeline.stages.ingest import file_complete
+from pipeline.state import DeliveryStatus, DocStatus
+
+log = logging.getLogger(__name__)
+
+
+def _aware(t: dt.datetime | None) -> dt.datetime | None:
+    if t is None:
+        return None
+    return t if t.tzinfo else t.replace(tzinfo=dt.UTC)
+
+
+def status_summary(db: Engine, cfg: Config) -> dict[str, Any]:
+    now = state.now()
+    hour_ago = now - dt.timedelta(hours=1)
+    with db.connect() as conn:
+
+        def counts(table: Any) -> dict[str, int]:
+            rows = conn.execute(select(table.c.status, func.count()).group_by(table.c.status)).all()
+            return {str(s): int(n) for s, n in sorted(rows)}
+
+        def oldest(table: Any, column: Any, *statuses: str) -> dict[str, Any] | None:
+            row = conn.execute(
+                select(table).where(table.c.status.in_(statuses)).order_by(column).limit(1)
+            ).first()
+            if row is None:
+                return None
+            at = _aware(getattr(row, column.key))
+            key = row.id if "id" in row._mapping else row.key
+            return {
+                "id": key,
+                "status": row.status,
+                "since": at.isoformat() if at else None,
+                "age_seconds": round((now - at).total_seconds()) if at else None,
+            }
+
+        done_hour = conn.execute(
+            select(func.count(), func.coalesce(func.sum(documents.c.pages), 0)).where(
+                documents.c.processed_at >= hour_ago
+            )
+        ).one()
+        failures = conn.execute(
+            select(
+                documents.c.id,
+                documents.c.source,
+                documents.c.status,
+                documents.c.reason,
+                documents.c.message,
+                documents.c.updated_at,
+            )
+            .where(documents.c.status.in_([DocStatus.FAILED, DocStatus.QUARANTINED]))
+            .order_by(documents.c.updated_at.desc())
+            .limit(10)
+        ).all()
+        failed_deliveries = conn.execute(
+            select(
+                deliveries.c.id,
+                deliveries.c.record_key,
+                deliveries.c.target,
+                deliveries.c.status,
+                deliveries.c.attempts,
+                deliveries.c.reason,
+                deliveries.c.message,
+                deliveries.c.updated_at,
+            )
+            .where(
+                (deliveries.c.status == DeliveryStatus.FAILED)
+                | ((deliveries.c.status == DeliveryStatus.PENDING) & (deliveries.c.attempts > 0))
+            )
+            .order_by(deliveries.c.updated_at.desc())
+            .limit(10)
+        ).all()
+        return {
+            "inbox_files": inbox_file_count(cfg.service.inbox),
+            "documents": counts(documents),
+            "records": counts(records),
+            "deliveries": counts(deliveries),
+            "last_hour": {
+                "documents": int(done_hour[0]),
+                "pages": int(done_hour[1]),
+                "pages_per_minute": round(int(done_hour[1]) / 60, 2),
+            },
+            "oldest": {
+                "queued_document": oldest(
+                    documents, documents.c.received_at, DocStatus.RECEIVED, DocStatus.PROCESSING
+                ),
+                "record_waiting_review": oldest(records, records.c.created_at, "needs_review"),
+                "pending_delivery": oldest(deliveries, deliveries.c.created_at, "pending"),
+            },
+            "recent_failures": [
+                {
+                    "document": r.id,
+                    "source": r.source,
+                    "status": r.status,
+                    "reason": r.reason,
+                    "message": r.message,
+                    "at": r.updated_at.isoformat(),
+                }
+                for r in failures
+            ],
+            "delivery_problems": [
+                {
+                    "delivery": r.id,
+                    "record": r.record_key,
+                    "target": r.target,
+                    "status": r.status,
+                    "attempts": r.attempts,
+                    "reason": r.reason,
+                    "message": r.message,
+                }
+                for r in failed_deliveries
+            ],
+        }
+
+
+@dataclass(frozen=True)
+class RecordRow:
+    key: str
+    document_id: int
+    source: str
+    status: str
+    template_id: str | None
+    template_version: int | None
+    flagged: int
+    created_at: dt.datetime
+    delivered_at: dt.datetime | None
+    fields: dict[str, Any]
+    issues: list[str]
+
+
+def list_records(db: Engine, statuses: tuple[str, ...] | None, limit: int) -> list[RecordRow]:
+    q = (
+        select(records, documents.c.source)
+        .join(documents, documents.c.id == records.c.document_id)
+        .order_by(records.c.created_at.desc(), records.c.key)
+        .limit(limit)
+    )
+    if statuses:
+        q = q.where(records.c.status.in_(statuses))
+    with db.connect() as conn:
+        rows = conn.execute(q).all()
+    return [
+        RecordRow(
+            key=r.key,
+            document_id=r.document_id,
+            source=r.source,
+            status=r.status,
+            template_id=r.template_id,
+            template_version=r.template_version,
+            flagged=sum(1 for f in r.fields.values() if f.get("needs_review")),
+            created_at=_aware(r.created_at),  # type: ignore[arg-type]
+            delivered_at=_aware(r.delivered_at),
+            fields=r.fields,
+            issues=list(r.issues),
+        )
+        for r in rows
+    ]
+
+
+def retry_document(
+    db: Engine, doc_id: int, originals: OriginalStore, cfg: Config, actor: str
+) -> str:
+    """Put a failed or quarantined document back in the queue; returns what was done."""
+    with db.connect() as conn:
+        doc = conn.execute(select(documents).where(documents.c.id == doc_id)).first()
+    if doc is None:
+        raise StateError(f"no document {doc_id}")
+    if doc.status not in (DocStatus.FAILED, DocStatus.QUARANTINED):
+        raise StateError(
+            f"document {doc_id} is {doc.status}; only failed or quarantined ones are retried"
+        )
+    values: dict[str, Any] = {"attempts": 0, "reason": None, "message": None}
+    qpath = Path(doc.quarantined) if doc.quarantined else None
+    if doc.stored is None:
+        # Set aside at intake: the bytes are only in quarantine. Check them again and
+        # keep them in the store like any intake would.
+        if qpath is None or not qpath.is_file():
+            raise StateError(f"document {doc_id}: its quarantined file is gone ({qpath})")
+        kind, why = file_complete(qpath)
+        size = qpath.stat().st_size
+        if size == 0 or kind is None or why:
+            problem = "empty" if size == 0 else why or "not a PDF, TIFF, PNG or JPEG file"
+            raise StateError(
+                f"document {doc_id}: {qpath} is still {problem}; replace it "
+                "with a good copy (same name) and retry"
+            )
+        if size > cfg.limits.max_file_bytes:
+            raise StateError(f"document {doc_id}: still over limits.max_file_bytes")
+        staged = originals.stage(qpath)
+        with db.connect() as conn:
+            other = conn.execute(
+                select(documents.c.id).where(
+                    documents.c.sha256 == staged.sha256,
+                    documents.c.stored.isnot(None),
+                    documents.c.duplicate_of.is_(None),
+                )
+            ).scalar_one_or_none()
+        if other is not None:
+            originals.discard(staged)
+            raise StateError(f"document {doc_id}: same content as document {other}")
+        suffix = {"pdf": ".pdf", "tiff": ".tif", "png": ".png", "jpeg": ".jpg"}[kind]
+        values.update(
+            stored=originals.keep(staged, suffix), sha256=staged.sha256, size=staged.size, kind=kind
+        )
+    values["quarantined"] = None
+    with db.begin() as conn:
+        state.move(
+            conn, "document", doc_id, DocStatus.RECEIVED, actor=actor, reason="retry", values=values
+        )
+    if qpath is not None:
+        # The bytes are in the store now; the quarantine copy has served its purpose.
+        release(qpath)
+    return f"document {doc_id} ({doc.source}) queued again"
+
+
+def retry_delivery(db: Engine, delivery_id: int, actor: str) -> str:
+    with db.begin() as conn:
+        state.move(
+            conn,
+            "delivery",
+            delivery_id,
+            DeliveryStatus.PENDING,
+            actor=actor,
+            reason="retry",
+            values={"attempts": 0, "next_attempt_at": state.now()},
+        )
+    return f"delivery {delivery_id} queued again"
+
+
+def history(db: Engine, entity: str, ident: str) -> list[dict[str, Any]]:
+    with db.connect() as conn:
+        rows = conn.execute(
+            select(events)
+            .where(events.c.entity == entity, events.c.entity_id == ident)
+            .order_by(events.c.id)
+        ).all()
+    return [dict(r._mapping) for r in rows]

@@ -1,0 +1,379 @@
+"""The drop-folder service (``blankett watch``): inbox -> intake -> workers -> records ->
+outbox -> case targets, in one loop that owns all writes to the state database.
+
+The loop wakes on file events, finished work or its poll timer. Each turn it (1) takes
+the inbox files that are ready (``pipeline.watch``, ``pipeline.intake``), (2) hands
+received documents to the dispatcher, (3) writes finished outcomes
+(``pipeline.results``) and (4) drains due deliveries (``stages.deliver``).
+
+Crash safety: at start-up documents left ``processing`` go back to ``received``. A worker
+crash sends its documents back too, marked as suspects; suspects then run one at a time,
+so only the document that kills its worker is charged, and after
+``service.max_attempts`` starts it is failed (``worker_crashed``) instead of crashing
+workers for ever. SIGTERM or Ctrl-C: stop taking and dispatching, let the documents in
+hand finish and be written, then exit 0; a second signal exits at once (state stays
+consistent; the documents in hand are run again on the next start).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import FrameType
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.engine import Engine
+
+from pipeline import state
+from pipeline.config import Config
+from pipeline.db.schema import deliveries, documents, records
+from pipeline.errors import BlankettError, ConfigError
+from pipeline.intake import take
+from pipeline.ports import CaseTarget, Crashed, Dispatcher, Job, OriginalStore
+from pipeline.results import record_outcome
+from pipeline.stages.deliver import deliver_due, next_due
+from pipeline.state import DocStatus, RecordStatus
+from pipeline.watch import EventWatcher, Inbox
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Tally:
+    """What this run of the service did, for progress lines and the exit summary."""
+
+    started: float = field(default_factory=time.monotonic)
+    taken: int = 0
+    processed: int = 0
+    pages: int = 0
+    crashed: int = 0
+    delivered: int = 0
+
+
+class Service:
+    def __init__(
+        self,
+        cfg: Config,
+        db: Engine,
+        originals: OriginalStore,
+        dispatcher: Dispatcher,
+        targets: Mapping[str, CaseTarget],
+        *,
+        wake: threading.Event | None = None,
+        until_idle: bool = False,
+        events: bool | None = None,
+    ):
+        check_layout(cfg)
+        self.cfg = cfg
+        self.db = db
+        self.originals = originals
+        self.dispatcher = dispatcher
+        self.targets = targets
+        self.wake = wake or threading.Event()
+        self.until_idle = until_idle
+        self.inbox = Inbox(cfg.service)
+        self.watcher = (
+            EventWatcher(cfg.service.inbox, self.inbox, self.wake)
+            if (cfg.service.events if events is None else events)
+            else None
+        )
+        self.tally = Tally()
+        self.stopping = False
+        self._signals = 0
+        self._old_handlers: dict[int, Any] = {}
+        self.suspects: set[int] = set()
+        self._running: set[int] = set()
+        self._next_poll = 0.0
+        self._next_progress = 0.0
+        self._polled = False
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def run(self) -> Tally:
+        for folder in (*self.cfg.service.inbox, self.cfg.service.quarantine):
+            folder.mkdir(parents=True, exist_ok=True)
+        self._resume()
+        self._install_signals()
+        if self.watcher is not None:
+            self.watcher.start()
+        log.info(
+            "watching %s (poll every %.1f s%s); %d workers; targets: %s",
+            ", ".join(str(p) for p in self.cfg.service.inbox),
+            self.cfg.service.poll_seconds,
+            ", file events" if self.watcher else ", polling only",
+            getattr(self.dispatcher, "workers", 0),
+            ", ".join(self.targets) or "none",
+        )
+        try:
+            while not self.stopping:
+                self.wake.clear()
+                self._turn()
+                if self.until_idle and self._idle():
+                    break
+                self.wake.wait(self._sleep())
+        finally:
+            self._stop()
+        return self.tally
+
+    def _turn(self) -> None:
+        now = time.monotonic()
+        if self.watcher is not None:
+            self.watcher.apply()
+        if now >= self._next_poll:
+            self._take(now)
+            self._next_poll = now + self.cfg.service.poll_seconds
+        self._collect()
+        self._dispatch()
+        self._deliver()
+        self._progress(now)
+
+    def _stop(self) -> None:
+        for sig, old in self._old_handlers.items():
+            signal.signal(sig, old)
+        if self.watcher is not None:
+            self.watcher.stop()
+        if self.dispatcher.in_flight():
+            log.info("stopping: finishing %d documents in hand", self.dispatcher.in_flight())
+        while self.dispatcher.in_flight():
+            self.wake.wait(0.5)
+            self.wake.clear()
+            self._collect()
+        self.dispatcher.close()
+        for target in self.targets.values():
+            target.close()
+        t = self.tally
+        log.info(
+            "stopped: %d files taken, %d documents processed (%d pages), %d deliveries",
+            t.taken,
+            t.processed,
+            t.pages,
+            t.delivered,
+        )
+
+    def _install_signals(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+
+        def handler(signum: int, _frame: FrameType | None) -> None:
+            self._signals += 1
+            if self._signals > 1:
+                log.warning("second %s: exiting now", signal.Signals(signum).name)
+                os._exit(130)
+            log.info("%s: stopping after the documents in hand", signal.Signals(signum).name)
+            self.stopping = True
+            self.wake.set()
+
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            self._old_handlers[sig] = signal.signal(sig, handler)
+
+    # -- the four steps ----------------------------------------------------------------
+
+    def _resume(self) -> None:
+        swept = getattr(self.originals, "sweep_scratch", lambda: 0)()
+        if swept:
+            log.info("removed %d partial copies left by an interrupted intake", swept)
+        with self.db.begin() as conn:
+            left = (
+                conn.execute(
+                    select(documents.c.id).where(documents.c.status == DocStatus.PROCESSING)
+                )
+                .scalars()
+                .all()
+            )
+            for doc_id in left:
+                state.move(conn, "document", doc_id, DocStatus.RECEIVED, reason="resumed")
+        if left:
+            log.warning("resuming %d documents interrupted by a stop or crash", len(left))
+            self.suspects.update(int(i) for i in left)
+
+    def _take(self, now: float) -> None:
+        self._polled = True
+        if self.stopping:
+            return
+        for r in self.inbox.poll(now):
+            try:
+                taken = take(
+                    r.path, r.inbox, self.db, self.originals, self.cfg, incomplete=r.incomplete
+                )
+            except (OSError, BlankettError) as exc:
+                # Disk full, unreadable file, database down: the file stays in the inbox
+                # and is tried again; say so every time.
+                log.error("cannot take %s yet: %s", r.path, exc)
+                self.inbox.tracker.touched(r.path)  # wait for it to be stable again
+                continue
+            self.inbox.taken(r.path)
+            if taken is not None:
+                self.tally.taken += 1
+
+    def _dispatch(self) -> None:
+        if self.stopping:
+            return
+        room = self.dispatcher.capacity()
+        if self.suspects:
+            # After a crash: one document at a time until every suspect has run alone.
+            room = 0 if self.dispatcher.in_flight() else 1
+        if room <= 0:
+            return
+        query = (
+            select(
+                documents.c.id,
+                documents.c.stored,
+                documents.c.source,
+                documents.c.attempts,
+                documents.c.version,
+            )
+            .where(documents.c.status == DocStatus.RECEIVED)
+            .order_by(documents.c.id)
+        )
+        if self.suspects:
+            query = query.where(documents.c.id.in_(sorted(self.suspects)))
+        with self.db.connect() as conn:
+            rows = conn.execute(query.limit(room + len(self._running))).all()
+        for row in rows:
+            if room <= 0:
+                break
+            if row.id in self._running:
+                continue
+            with self.db.begin() as conn:
+                if row.attempts >= self.cfg.service.max_attempts:
+                    state.move(
+                        conn,
+                        "document",
+                        row.id,
+                        DocStatus.FAILED,
+                        reason="worker_crashed",
+                        values={
+                            "reason": "worker_crashed",
+                            "message": f"the worker died on it {row.attempts} "
+                            "times (killed, out of memory or a crash)",
+                        },
+                    )
+                    self.suspects.discard(row.id)
+                    log.error("document %d failed: its worker died %d times", row.id, row.attempts)
+                    continue
+                state.move(
+                    conn,
+                    "document",
+                    row.id,
+                    DocStatus.PROCESSING,
+                    version=row.version,
+                    values={"attempts": row.attempts + 1},
+                )
+            self._running.add(row.id)
+            self.dispatcher.submit(Job(row.id, self.originals.path(row.stored), row.source))
+            room -= 1
+
+    def _collect(self) -> None:
+        for res in self.dispatcher.collect():
+            self._running.discard(res.document_id)
+            if isinstance(res, Crashed):
+                self.tally.crashed += 1
+                self.suspects.add(res.document_id)
+                with self.db.begin() as conn:
+                    state.move(
+                        conn,
+                        "document",
+                        res.document_id,
+                        DocStatus.RECEIVED,
+                        reason="worker_crashed",
+                    )
+                continue
+            self.suspects.discard(res.document_id)
+            try:
+                record_outcome(self.db, res, self.originals, self.cfg)
+            except (BlankettError, OSError) as exc:
+                log.error(
+                    "document %d: cannot write its outcome (%s); it will run again",
+                    res.document_id,
+                    exc,
+                )
+                with self.db.begin() as conn:
+                    state.move(
+                        conn,
+                        "document",
+                        res.document_id,
+                        DocStatus.RECEIVED,
+                        reason="commit_failed",
+                    )
+                continue
+            self.tally.processed += 1
+            self.tally.pages += sum(len(r.pages) for r in res.records)
+
+    def _deliver(self) -> None:
+        if not self.targets:
+            return
+        due = next_due(self.db)
+        if due is None or due > state.now():
+            return
+        run = deliver_due(self.db, self.targets, self.originals, self.cfg.delivery)
+        self.tally.delivered += run.delivered
+
+    # -- waiting and reporting ---------------------------------------------------------
+
+    def _sleep(self) -> float:
+        until_poll = max(0.0, self._next_poll - time.monotonic())
+        due = next_due(self.db) if self.targets else None
+        if due is not None:
+            until_poll = min(until_poll, max(0.0, (due - state.now()).total_seconds()))
+        return min(until_poll, 5.0)
+
+    def _idle(self) -> bool:
+        if not self._polled or self.inbox.waiting() or self.dispatcher.in_flight():
+            return False
+        with self.db.connect() as conn:
+            queued = conn.execute(
+                select(func.count()).where(documents.c.status == DocStatus.RECEIVED)
+            ).scalar_one()
+        if queued:
+            return False
+        # Deliveries waiting out a back-off count as work: they end delivered or failed.
+        return not self.targets or next_due(self.db) is None
+
+    def _progress(self, now: float) -> None:
+        if now < self._next_progress:
+            return
+        self._next_progress = now + self.cfg.service.progress_seconds
+        busy = self.dispatcher.in_flight() or self.inbox.waiting() or self.suspects
+        if not busy and not self.tally.taken:
+            return
+        elapsed = max(1e-9, now - self.tally.started)
+        log.info(
+            "progress: inbox %d, queued %d, running %d, done %d (%.2f pages/s), %s",
+            self.inbox.waiting(),
+            self._count(documents, DocStatus.RECEIVED),
+            self.dispatcher.in_flight(),
+            self.tally.processed,
+            self.tally.pages / elapsed,
+            ", ".join(
+                f"{s} {self._count(records, s)}"
+                for s in (RecordStatus.NEEDS_REVIEW, RecordStatus.DELIVERED)
+            )
+            + f", deliveries pending {self._count(deliveries, 'pending')}",
+        )
+
+    def _count(self, table: object, status: str) -> int:
+        from sqlalchemy import Table
+
+        assert isinstance(table, Table)
+        with self.db.connect() as conn:
+            return int(
+                conn.execute(
+                    select(func.count()).select_from(table).where(table.c.status == status)
+                ).scalar_one()
+            )
+
+
+def check_layout(cfg: Config) -> None:
+    """The service's own folders must not lie inside an inbox (it would ingest them)."""
+    own = {"quarantine": cfg.service.quarantine, "data_dir": cfg.data_dir}
+    own.update({f"target {t.name}": t.path for t in cfg.delivery.targets if t.path})
+    for inbox in cfg.service.inbox:
+        for what, path in own.items():
+            if path == inbox or path.is_relative_to(inbox):
+                raise ConfigError(f"{what} ({path}) lies inside the inbox {inbox}")

@@ -1,0 +1,70 @@
+"""The worker side of the local process pool: one recognition context per process.
+
+``init`` runs once in each worker process (templates, reference features, the OCR engine)
+and ``work`` runs one document. Workers ignore SIGINT and SIGTERM: stopping is the
+service's decision, and it lets the pages in hand finish first.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import dataclasses
+import logging
+import signal
+import time
+
+from pipeline import failpoints
+from pipeline.compose import Context, open_context
+from pipeline.config import Config
+from pipeline.errors import BlankettError, InputError
+from pipeline.ports import Job, Outcome
+from pipeline.run import read_file
+
+log = logging.getLogger(__name__)
+
+# The context of this worker process; set by ``init``, never at import.
+_ctx: Context | None = None
+
+
+def init(cfg: Config) -> None:
+    global _ctx
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    stack = contextlib.ExitStack()
+    _ctx = stack.enter_context(open_context(cfg))
+    atexit.register(stack.close)
+
+
+def work(job: Job) -> Outcome:
+    assert _ctx is not None, "worker.init was not run in this process"
+    failpoints.hit("worker.process")
+    return run_job(job, _ctx)
+
+
+def run_job(job: Job, ctx: Context) -> Outcome:
+    """Read one document with ``ctx``; every failure becomes data on the outcome."""
+    t0 = time.perf_counter()
+    try:
+        records = read_file(job.path, ctx)
+    except InputError as exc:
+        return _failed(job, exc, bad_input=True, t0=t0)
+    except BlankettError as exc:
+        return _failed(job, exc, bad_input=False, t0=t0)
+    except Exception as exc:  # a bug: fail this document, keep the worker
+        log.exception("internal error in document %d", job.document_id)
+        err = BlankettError(f"unexpected error: {type(exc).__name__}", code="internal_error")
+        return _failed(job, err, bad_input=False, t0=t0)
+    named = tuple(dataclasses.replace(r, file=job.source) for r in records)
+    return Outcome(job.document_id, records=named, seconds=time.perf_counter() - t0)
+
+
+def _failed(job: Job, exc: BlankettError, *, bad_input: bool, t0: float) -> Outcome:
+    return Outcome(
+        job.document_id,
+        error_code=exc.code,
+        # The message names the store path; the operator knows the file by its inbox name.
+        error_message=exc.message,
+        bad_input=bad_input,
+        seconds=time.perf_counter() - t0,
+    )
