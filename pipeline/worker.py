@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import ctypes
+import ctypes.util
 import dataclasses
 import logging
+import os
 import signal
 import time
 
@@ -23,17 +26,33 @@ from pipeline.run import read_file
 
 log = logging.getLogger(__name__)
 
+_PR_SET_PDEATHSIG = 1
+
 # The context of this worker process; set by ``init``, never at import.
 _ctx: Context | None = None
 
 
 def init(cfg: Config) -> None:
     global _ctx
+    _die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     stack = contextlib.ExitStack()
     _ctx = stack.enter_context(open_context(cfg))
     atexit.register(stack.close)
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to kill this worker when the service dies, even by SIGKILL: an orphaned
+    worker would hold its memory and the service's pipes for ever."""
+    parent = os.getppid()
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):  # not Linux: the pool notices a dead parent later
+        return
+    if os.getppid() != parent:  # the service died before prctl took effect
+        os._exit(1)
 
 
 def work(job: Job) -> Outcome:
