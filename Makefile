@@ -12,7 +12,7 @@ APT_PACKAGES := tesseract-ocr tesseract-ocr-eng tesseract-ocr-swe tesseract-ocr-
 SYS_STAMP := $(VENV)/.system-packages
 PY_STAMP  := $(VENV)/.python-packages
 
-.PHONY: setup services run test lint samples bench clean
+.PHONY: setup services run test lint samples bench soak clean
 
 setup: $(SYS_STAMP) $(PY_STAMP)
 
@@ -47,8 +47,18 @@ $(PY_STAMP): pyproject.toml $(SYS_STAMP)
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	@touch $@
 
+# The drop-folder service on the embedded default (SQLite, local folders, a local process
+# pool). On the first start a few bundled samples are put in the inbox so that records
+# appear at once; drop your own scans into inbox/ and watch them go. Ctrl-C stops it.
+SEED := parkeringstillstand/scan-01.pdf parkeringstillstand/scan-02.jpg \
+        forskoleplats/scan-02-bilevel.tif mixed/two-forms-and-blank.pdf mixed/unknown-form.jpg
 run: setup
-	$(BIN)/blankett process forms_samples/ --config config.yaml
+	@if [ ! -e data/.seeded ]; then \
+	  mkdir -p inbox data; \
+	  for f in $(SEED); do cp forms_samples/$$f inbox/.seed.tmp && mv inbox/.seed.tmp inbox/$$(basename $$f); done; \
+	  touch data/.seeded; echo "seeded inbox/ with $(words $(SEED)) sample scans"; \
+	fi
+	$(BIN)/blankett watch --config config.yaml
 
 test: setup services
 	$(BIN)/ruff check pipeline tests bench
@@ -69,9 +79,14 @@ bench: setup
 	$(BIN)/python bench/corpus.py --out $(BENCH_OUT)/corpus --count 30 $(if $(SHARED),--real $(SHARED))
 	cd bench && ../$(BIN)/python run.py ../$(BENCH_OUT)/corpus --plots ../docs/img
 
+# The soak test (not run by CI): a few hundred files dropped while workers and the
+# service are killed at random; prints the ledger. See docs/service.md.
+soak: setup
+	$(BIN)/python bench/soak.py --files 300
+
 # Regenerate the committed samples and templates (deterministic: same seed, same files).
 samples: setup
 	$(BIN)/blankett samples forms_samples --templates-out templates
 
 clean:
-	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) data inbox quarantine .pytest_cache .mypy_cache .ruff_cache

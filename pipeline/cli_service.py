@@ -67,7 +67,8 @@ def watch(
         stream=sys.stderr,
         format="%(asctime)s %(levelname)-7s %(message)s",
     )
-    logging.getLogger("watchdog").setLevel(logging.WARNING)
+    for noisy in ("watchdog", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     cfg = load_cli_config(config)
     if workers:
         cfg = cfg.model_copy(
@@ -151,6 +152,7 @@ def records(
 ) -> None:
     """List records (delivered ones unless --status says otherwise), newest first."""
     from pipeline.ops import list_records
+    from pipeline.stages.deliver import short_key
 
     wanted = tuple(status or ["delivered"])
     cfg = load_cli_config(config)
@@ -175,7 +177,7 @@ def records(
         else:
             when = (r.delivered_at or r.created_at).strftime("%Y-%m-%d %H:%M")
             typer.echo(
-                f"{r.key[:20]}…{r.key.rsplit(':', 1)[-1]:<3} {r.status:<12} "
+                f"{short_key(r.key):<16} doc {r.document_id:<6} {r.status:<12} "
                 f"{(r.template_id or '-'):<22} {r.flagged:>2} flagged  {when}  {r.source}"
             )
     if not rows and not as_json:

@@ -91,6 +91,7 @@ class Service:
         self._running: set[int] = set()
         self._next_poll = 0.0
         self._next_progress = 0.0
+        self._last_progress: tuple[float, tuple[int, ...], int] = (time.monotonic(), (), 0)
         self._polled = False
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -109,6 +110,9 @@ class Service:
             ", file events" if self.watcher else ", polling only",
             getattr(self.dispatcher, "workers", 0),
             ", ".join(self.targets) or "none",
+        )
+        log.info(
+            "`blankett status` shows where everything is; Ctrl-C stops after the documents in hand"
         )
         try:
             while not self.stopping:
@@ -338,23 +342,25 @@ class Service:
     def _progress(self, now: float) -> None:
         if now < self._next_progress:
             return
+        window = now - self._last_progress[0]
         self._next_progress = now + self.cfg.service.progress_seconds
-        busy = self.dispatcher.in_flight() or self.inbox.waiting() or self.suspects
-        if not busy and not self.tally.taken:
-            return
-        elapsed = max(1e-9, now - self.tally.started)
+        t = self.tally
+        snapshot = (t.taken, t.processed, t.delivered, self.inbox.waiting())
+        if snapshot == self._last_progress[1] and not self.dispatcher.in_flight():
+            return  # nothing happened since the last line: stay quiet
+        pages = t.pages - self._last_progress[2]
+        self._last_progress = (now, snapshot, t.pages)
         log.info(
-            "progress: inbox %d, queued %d, running %d, done %d (%.2f pages/s), %s",
+            "progress: inbox %d, queued %d, running %d, done %d (%.2f pages/s), "
+            "needs review %d, delivered %d, deliveries pending %d",
             self.inbox.waiting(),
             self._count(documents, DocStatus.RECEIVED),
             self.dispatcher.in_flight(),
-            self.tally.processed,
-            self.tally.pages / elapsed,
-            ", ".join(
-                f"{s} {self._count(records, s)}"
-                for s in (RecordStatus.NEEDS_REVIEW, RecordStatus.DELIVERED)
-            )
-            + f", deliveries pending {self._count(deliveries, 'pending')}",
+            t.processed,
+            pages / window if window > 0 else 0.0,
+            self._count(records, RecordStatus.NEEDS_REVIEW),
+            self._count(records, RecordStatus.DELIVERED),
+            self._count(deliveries, "pending"),
         )
 
     def _count(self, table: object, status: str) -> int:

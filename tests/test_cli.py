@@ -116,3 +116,37 @@ def test_pytesseract_engine_reads_the_same_form(tmp_path: Path):
     assert "engine pytesseract" in res.stderr
     same = sum(fast["fields"][k]["value"] == v["value"] for k, v in slow["fields"].items())
     assert same >= 0.9 * len(slow["fields"])
+
+
+def test_status_records_and_retry_commands(tmp_path: Path, ctx):
+    from pipeline.db.connect import open_state_db
+    from tests.service_kit import Ledger, run_service, service_config
+    from tests.service_kit import write_config as write_service_config
+
+    cfg = service_config(tmp_path)
+    path = write_service_config(cfg, tmp_path / "service.yaml")
+    ledger = Ledger(cfg.service.inbox[0])
+    ledger.drop("a.png", (SAMPLES / "parkeringstillstand" / "scan-03-upside-down.png").read_bytes())
+    ledger.drop("empty.pdf", b"")
+    db = open_state_db(cfg.database_url)
+    run_service(cfg, db, ctx)
+    db.dispose()
+
+    st = blankett("status", "-c", path)
+    assert st.returncode == 0, st.stderr
+    assert "documents    processed 1, quarantined 1" in st.stdout
+    assert "empty_file" in st.stdout and "blankett retry" in st.stdout
+    js = json.loads(blankett("status", "-c", path, "--json").stdout)
+    assert js["records"] == {"delivered": 1} and js["inbox_files"] == 0
+
+    rec = blankett("records", "-c", path)
+    assert rec.returncode == 0 and "parkeringstillstand" in rec.stdout and "a.png" in rec.stdout
+    (line,) = lines(blankett("records", "-c", path, "-s", "all", "--json").stdout)
+    assert line["status"] == "delivered" and line["fields"]
+    assert all("crop" not in f for f in line["fields"].values())
+
+    quarantined = js["recent_failures"][0]["document"]
+    again = blankett("retry", str(quarantined), "-c", path)
+    assert again.returncode == 1 and "still empty" in again.stderr
+    wrong = blankett("retry", "1", "-c", path)
+    assert wrong.returncode == 1 and "only failed or quarantined" in wrong.stderr

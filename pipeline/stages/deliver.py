@@ -32,6 +32,12 @@ log = logging.getLogger(__name__)
 SCHEMA_VERSION = 1
 
 
+def short_key(record_key: str) -> str:
+    """A record key for people: the hash shortened, the page kept (``1a2b3c4d5e6f:1``)."""
+    sha, _, page = record_key.partition(":")
+    return f"{sha[:12]}:{page}"
+
+
 def idempotency_key(record_key: str, target: str) -> str:
     return hashlib.sha256(f"blankett:{record_key}:{target}".encode()).hexdigest()
 
@@ -164,7 +170,13 @@ def _deliver_one(
         return
     failpoints.hit("deliver.after_mark")
     run.delivered += 1
-    log.info("delivery %d: record %s delivered to %s", d.id, d.record_key, d.target)
+    log.info(
+        "delivery %d: record %s of document %d delivered to %s",
+        d.id,
+        short_key(d.record_key),
+        rec.document_id,
+        d.target,
+    )
 
 
 def _failed_attempt(
