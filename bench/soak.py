@@ -134,7 +134,7 @@ def main() -> None:
     proc = start(cfg_path, log)
     done = threading.Event()
     threading.Thread(target=dropper, args=(ledger, files, rng, done), daemon=True).start()
-    worker_kills = service_kills = 0
+    worker_kills = service_kills = unexpected = 0
     db = open_state_db(cfg.database_url)
 
     def drained() -> bool:
@@ -149,6 +149,15 @@ def main() -> None:
     # Kill while files arrive and while the backlog is worked off.
     while not drained():
         time.sleep(rng.uniform(1.0, 3.0))
+        if proc.poll() is not None:  # the service died on its own: a bug, counted
+            unexpected += 1
+            print(
+                f"{time.monotonic() - t0:6.1f} s  the service EXITED by itself "
+                f"(status {proc.returncode}); see {log}",
+                flush=True,
+            )
+            proc = start(cfg_path, log)
+            continue
         if service_kills < args.service_kills and rng.random() < 0.25:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
@@ -186,8 +195,10 @@ def main() -> None:
         f"{final.returncode}; {elapsed:.0f} s in all"
     )
     print(f"outcomes by drop: {outcomes}")
-    print(f"clean: {audit.ok()}" + ("" if audit.ok() else f"\n{audit}"))
-    sys.exit(0 if audit.ok() else 1)
+    clean = audit.ok() and not unexpected and final.returncode == 0
+    print(f"unexpected service exits: {unexpected}")
+    print(f"clean: {clean}" + ("" if audit.ok() else f"\n{audit}"))
+    sys.exit(0 if clean else 1)
 
 
 if __name__ == "__main__":

@@ -9,8 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import getpass
 import json
-import logging
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
@@ -18,7 +16,7 @@ from typing import Annotated, Any
 import typer
 from sqlalchemy.engine import Engine
 
-from pipeline.cli_common import ConfigOpt, load_cli_config
+from pipeline.cli_common import ConfigOpt, load_cli_config, setup_service_logging
 from pipeline.config import Config
 from pipeline.errors import BlankettError, StateError
 
@@ -55,6 +53,9 @@ def watch(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Warnings and errors only")] = (
         False
     ),
+    log_json: Annotated[
+        bool, typer.Option("--log-json", help="Log one JSON object per line (for collectors)")
+    ] = False,
 ) -> None:
     """Watch the inbox folders: take, read, validate and deliver every file dropped there."""
     import threading
@@ -62,13 +63,7 @@ def watch(
     from pipeline.compose import build_dispatcher, build_originals, build_targets
     from pipeline.service import Service
 
-    logging.basicConfig(
-        level=logging.WARNING if quiet else logging.INFO,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)-7s %(message)s",
-    )
-    for noisy in ("watchdog", "alembic"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    setup_service_logging(quiet=quiet, json_lines=log_json)
     cfg = load_cli_config(config)
     if workers:
         cfg = cfg.model_copy(

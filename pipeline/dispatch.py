@@ -1,10 +1,10 @@
 """The local dispatcher: a process pool on this machine, one worker per core by default.
 
 Each worker builds its recognition context once (``pipeline.worker.init``) and reuses it.
-When a worker dies (killed, out of memory, a crash in native code) the pool is broken:
-every job in it is reported ``Crashed`` and a new pool is started on the next submit.
-Telling the guilty document from the innocent ones is the service's job (it re-runs
-them one at a time).
+When a worker dies (killed, out of memory, a crash in native code) its pool is broken:
+every job in that pool is reported ``Crashed`` and a new pool is started on the next
+submit. Telling the guilty document from the innocent ones is the service's job (it
+re-runs them one at a time).
 """
 
 from __future__ import annotations
@@ -33,41 +33,41 @@ class LocalPool:
         self._wake = wake
         self.workers = workers or default_workers(cfg)
         self._pool: ProcessPoolExecutor | None = None
-        self._jobs: dict[Future[Outcome], Job] = {}
-        self.limit = self.workers
+        # Each job with the pool it runs in: a broken pool fails only its own jobs.
+        self._jobs: dict[Future[Outcome], tuple[Job, ProcessPoolExecutor]] = {}
+        self._broken: list[ProcessPoolExecutor] = []
 
     def capacity(self) -> int:
-        return max(0, self.limit - len(self._jobs))
+        return max(0, self.workers - len(self._jobs))
 
     def in_flight(self) -> int:
         return len(self._jobs)
 
     def submit(self, job: Job) -> None:
-        if self._pool is None:
-            # spawn, not fork: the service has threads (file events), and a forked child
-            # would inherit their locks in whatever state they were.
-            self._pool = ProcessPoolExecutor(
-                max_workers=self.workers,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=worker.init,
-                initargs=(self._cfg,),
-            )
-        fut = self._pool.submit(worker.work, job)
-        self._jobs[fut] = job
+        for _ in range(2):
+            pool = self._current()
+            try:
+                fut = pool.submit(worker.work, job)
+            except BrokenProcessPool:  # a worker died since the last collect
+                self._retire(pool)
+                continue
+            break
+        else:
+            raise RuntimeError("cannot start worker processes")
+        self._jobs[fut] = (job, pool)
         if self._wake is not None:
             wake = self._wake
             fut.add_done_callback(lambda _f: wake.set())
 
     def collect(self) -> list[Outcome | Crashed]:
         out: list[Outcome | Crashed] = []
-        broken = False
         for fut in [f for f in self._jobs if f.done()]:
-            job = self._jobs.pop(fut)
+            job, pool = self._jobs.pop(fut)
             try:
                 out.append(fut.result())
             except BrokenProcessPool:
-                broken = True
                 out.append(Crashed(job.document_id))
+                self._retire(pool)
             except Exception as exc:  # the job could not even be run (pickling, spawn)
                 log.error("document %d could not be run: %r", job.document_id, exc)
                 out.append(
@@ -77,19 +77,37 @@ class LocalPool:
                         error_message=f"the worker could not run it: {type(exc).__name__}",
                     )
                 )
-        if broken:
-            log.error("a worker process died; restarting the pool")
-            for fut, job in list(self._jobs.items()):
-                fut.cancel()
+        # Jobs still listed in a retired pool are lost with it.
+        for fut, (job, pool) in list(self._jobs.items()):
+            if pool in self._broken:
+                del self._jobs[fut]
                 out.append(Crashed(job.document_id))
-            self._jobs.clear()
-            self._shutdown(wait=False)
+        if not any(pool in self._broken for _, pool in self._jobs.values()):
+            self._broken.clear()
         return out
 
     def close(self) -> None:
-        self._shutdown(wait=True)
-
-    def _shutdown(self, *, wait: bool) -> None:
         if self._pool is not None:
-            self._pool.shutdown(wait=wait, cancel_futures=not wait)
+            self._pool.shutdown(wait=True)
+            self._pool = None
+
+    def _current(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            # spawn, not fork: the service has threads (file events), and a forked child
+            # would inherit their locks in whatever state they were.
+            self._pool = ProcessPoolExecutor(
+                max_workers=self.workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=worker.init,
+                initargs=(self._cfg,),
+            )
+        return self._pool
+
+    def _retire(self, pool: ProcessPoolExecutor) -> None:
+        if pool in self._broken:
+            return
+        log.error("a worker process died; starting new workers")
+        self._broken.append(pool)
+        pool.shutdown(wait=False, cancel_futures=True)
+        if pool is self._pool:
             self._pool = None

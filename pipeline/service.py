@@ -29,13 +29,14 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from pipeline import state
 from pipeline.config import Config
 from pipeline.db.schema import deliveries, documents, records
 from pipeline.errors import BlankettError, ConfigError
 from pipeline.intake import take
-from pipeline.ports import CaseTarget, Crashed, Dispatcher, Job, OriginalStore
+from pipeline.ports import CaseTarget, Crashed, Dispatcher, Job, OriginalStore, Outcome
 from pipeline.results import record_outcome
 from pipeline.stages.deliver import deliver_due, next_due
 from pipeline.state import DocStatus, RecordStatus
@@ -89,6 +90,7 @@ class Service:
         self._old_handlers: dict[int, Any] = {}
         self.suspects: set[int] = set()
         self._running: set[int] = set()
+        self._unwritten: list[Outcome | Crashed] = []
         self._next_poll = 0.0
         self._next_progress = 0.0
         self._last_progress: tuple[float, tuple[int, ...], int] = (time.monotonic(), (), 0)
@@ -114,13 +116,26 @@ class Service:
         log.info(
             "`blankett status` shows where everything is; Ctrl-C stops after the documents in hand"
         )
+        backoff = 0.0
         try:
             while not self.stopping:
                 self.wake.clear()
-                self._turn()
-                if self.until_idle and self._idle():
-                    break
-                self.wake.wait(self._sleep())
+                try:
+                    self._turn()
+                    if self.until_idle and self._idle():
+                        break
+                    backoff = 0.0
+                    self.wake.wait(self._sleep())
+                except SQLAlchemyError as exc:
+                    # The database went away (a restart, the network): nothing is lost;
+                    # the files stay in the inbox and finished outcomes are kept.
+                    backoff = min(max(1.0, backoff * 2), 60.0)
+                    log.error(
+                        "state database unavailable (%s); trying again in %.0f s",
+                        str(exc).splitlines()[0][:200],
+                        backoff,
+                    )
+                    self.wake.wait(backoff)
         finally:
             self._stop()
         return self.tally
@@ -144,10 +159,19 @@ class Service:
             self.watcher.stop()
         if self.dispatcher.in_flight():
             log.info("stopping: finishing %d documents in hand", self.dispatcher.in_flight())
-        while self.dispatcher.in_flight():
+        while self.dispatcher.in_flight() or self._unwritten:
             self.wake.wait(0.5)
             self.wake.clear()
-            self._collect()
+            try:
+                self._collect()
+            except SQLAlchemyError as exc:
+                log.error(
+                    "state database unavailable while stopping (%s); the documents "
+                    "in hand run again on the next start",
+                    str(exc).splitlines()[0],
+                )
+                self._unwritten.clear()
+                break
         self.dispatcher.close()
         for target in self.targets.values():
             target.close()
@@ -269,45 +293,54 @@ class Service:
                     version=row.version,
                     values={"attempts": row.attempts + 1},
                 )
+            try:
+                self.dispatcher.submit(Job(row.id, self.originals.path(row.stored), row.source))
+            except Exception:
+                with self.db.begin() as conn:
+                    state.move(
+                        conn, "document", row.id, DocStatus.RECEIVED, reason="dispatch_failed"
+                    )
+                raise
             self._running.add(row.id)
-            self.dispatcher.submit(Job(row.id, self.originals.path(row.stored), row.source))
             room -= 1
 
     def _collect(self) -> None:
-        for res in self.dispatcher.collect():
+        """Write finished outcomes. An outcome that cannot be written because the database
+        is unreachable is kept and written on a later turn, never dropped."""
+        self._unwritten.extend(self.dispatcher.collect())
+        while self._unwritten:
+            res = self._unwritten[0]
+            self._write(res)  # a database error propagates with res still queued
+            self._unwritten.pop(0)
             self._running.discard(res.document_id)
-            if isinstance(res, Crashed):
-                self.tally.crashed += 1
-                self.suspects.add(res.document_id)
-                with self.db.begin() as conn:
-                    state.move(
-                        conn,
-                        "document",
-                        res.document_id,
-                        DocStatus.RECEIVED,
-                        reason="worker_crashed",
-                    )
-                continue
-            self.suspects.discard(res.document_id)
-            try:
-                record_outcome(self.db, res, self.originals, self.cfg)
-            except (BlankettError, OSError) as exc:
-                log.error(
-                    "document %d: cannot write its outcome (%s); it will run again",
-                    res.document_id,
-                    exc,
+
+    def _write(self, res: Outcome | Crashed) -> None:
+        if isinstance(res, Crashed):
+            self.tally.crashed += 1
+            self.suspects.add(res.document_id)
+            with self.db.begin() as conn:
+                state.move(
+                    conn, "document", res.document_id, DocStatus.RECEIVED, reason="worker_crashed"
                 )
-                with self.db.begin() as conn:
-                    state.move(
-                        conn,
-                        "document",
-                        res.document_id,
-                        DocStatus.RECEIVED,
-                        reason="commit_failed",
-                    )
-                continue
-            self.tally.processed += 1
-            self.tally.pages += sum(len(r.pages) for r in res.records)
+            return
+        try:
+            record_outcome(self.db, res, self.originals, self.cfg)
+        except (BlankettError, OSError) as exc:
+            # e.g. the quarantine folder is full: run the document again later
+            log.error(
+                "document %d: cannot write its outcome (%s); it will run again",
+                res.document_id,
+                exc,
+            )
+            with self.db.begin() as conn:
+                state.move(
+                    conn, "document", res.document_id, DocStatus.RECEIVED, reason="commit_failed"
+                )
+            return
+        finally:
+            self.suspects.discard(res.document_id)
+        self.tally.processed += 1
+        self.tally.pages += sum(len(r.pages) for r in res.records)
 
     def _deliver(self) -> None:
         if not self.targets:
@@ -328,7 +361,12 @@ class Service:
         return min(until_poll, 5.0)
 
     def _idle(self) -> bool:
-        if not self._polled or self.inbox.waiting() or self.dispatcher.in_flight():
+        if (
+            not self._polled
+            or self.inbox.waiting()
+            or self.dispatcher.in_flight()
+            or self._unwritten
+        ):
             return False
         with self.db.connect() as conn:
             queued = conn.execute(

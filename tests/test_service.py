@@ -276,3 +276,27 @@ def test_sigterm_lets_the_documents_in_hand_finish(env, ctx: Context):
     assert "processing" not in _statuses(db, documents)
     run_service(cfg, db, ctx)
     ledger.audit(cfg, db).record(kills=0)
+
+
+def test_a_database_outage_loses_no_outcome(env, ctx: Context, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    import pipeline.service as service_module
+
+    cfg, db, ledger = env
+    real = service_module.record_outcome
+    calls = []
+
+    def flaky(*args, **kw):
+        calls.append(1)
+        if len(calls) == 1:
+            raise OperationalError("insert", {}, Exception("server closed the connection"))
+        return real(*args, **kw)
+
+    monkeypatch.setattr(service_module, "record_outcome", flaky)
+    ledger.drop("a.png", PNG)
+    run_service(cfg, db, ctx)
+    assert len(calls) == 2  # the same outcome written on the next turn, not recomputed
+    audit = ledger.audit(cfg, db)
+    audit.record(kills=0)
+    assert audit.outcome == {"a.png": "processed"}
