@@ -109,6 +109,7 @@ def main() -> None:
     ap.add_argument("--files", type=int, default=300)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--service-kills", type=int, default=3)
+    ap.add_argument("--kill-every", type=float, default=4.0, help="mean seconds between kills")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "soak")
     args = ap.parse_args()
@@ -148,7 +149,7 @@ def main() -> None:
 
     # Kill while files arrive and while the backlog is worked off.
     while not drained():
-        time.sleep(rng.uniform(1.0, 3.0))
+        time.sleep(rng.uniform(args.kill_every / 2, args.kill_every * 1.5))
         if proc.poll() is not None:  # the service died on its own: a bug, counted
             unexpected += 1
             print(
@@ -180,6 +181,31 @@ def main() -> None:
         timeout=3600,
         check=False,
     )
+    # Documents whose workers were killed max_attempts times are failed (worker_crashed),
+    # as a document that crashes its worker would be: the operator retries them.
+    with db.connect() as conn:
+        crashed = (
+            conn.execute(select(documents.c.id).where(documents.c.status == "failed"))
+            .scalars()
+            .all()
+        )
+    if crashed:
+        subprocess.run(
+            [BLANKETT, "retry", *map(str, crashed), "-c", str(cfg_path)],
+            capture_output=True,
+            check=False,
+        )
+        again = subprocess.run(
+            [BLANKETT, "watch", "--until-idle", "-q", "-c", str(cfg_path)],
+            capture_output=True,
+            text=True,
+            timeout=3600,
+            check=False,
+        )
+        print(
+            f"failed after the kills: {len(crashed)} (worker_crashed); retried: exit "
+            f"{again.returncode}"
+        )
     elapsed = time.monotonic() - t0
     try:
         audit = ledger.audit(cfg, db)

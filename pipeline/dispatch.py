@@ -15,6 +15,7 @@ import os
 import threading
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from typing import Any
 
 from pipeline import worker
 from pipeline.config import Config
@@ -36,6 +37,8 @@ class LocalPool:
         # Each job with the pool it runs in: a broken pool fails only its own jobs.
         self._jobs: dict[Future[Outcome], tuple[Job, ProcessPoolExecutor]] = {}
         self._broken: list[ProcessPoolExecutor] = []
+        # Processes of retired pools, made sure of at close.
+        self._leftovers: list[Any] = []
 
     def capacity(self) -> int:
         return max(0, self.workers - len(self._jobs))
@@ -87,9 +90,21 @@ class LocalPool:
         return out
 
     def close(self) -> None:
+        """Stop the workers (the service calls this when no job is in flight). A worker
+        that does not end within a few seconds is killed: an idle worker has nothing to
+        lose, and one blocked on a lock a killed sibling held would never end."""
         if self._pool is not None:
-            self._pool.shutdown(wait=True)
+            self._leftovers.extend(_processes(self._pool))
+            self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
+        for proc in self._leftovers:
+            proc.join(timeout=10)
+            if proc.is_alive():
+                log.warning("worker %s did not stop; killing it", proc.pid)
+                proc.kill()
+                proc.join(timeout=5)
+        self._leftovers.clear()
+        self._broken.clear()
 
     def _current(self) -> ProcessPoolExecutor:
         if self._pool is None:
@@ -108,6 +123,13 @@ class LocalPool:
             return
         log.error("a worker process died; starting new workers")
         self._broken.append(pool)
+        self._leftovers.extend(_processes(pool))
         pool.shutdown(wait=False, cancel_futures=True)
         if pool is self._pool:
             self._pool = None
+
+
+def _processes(pool: ProcessPoolExecutor) -> list[Any]:
+    # The executor keeps its processes in a private dict; there is no public way to
+    # make sure they are gone.
+    return list((getattr(pool, "_processes", None) or {}).values())

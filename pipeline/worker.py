@@ -1,8 +1,11 @@
 """The worker side of the local process pool: one recognition context per process.
 
 ``init`` runs once in each worker process (templates, reference features, the OCR engine)
-and ``work`` runs one document. Workers ignore SIGINT and SIGTERM: stopping is the
-service's decision, and it lets the pages in hand finish first.
+and ``work`` runs one document. Stopping is the service's decision: workers ignore
+SIGINT (Ctrl-C reaches the whole process group), and SIGTERM (systemd sends it to the
+whole group too) ends an idle worker at once but lets a busy one finish its document.
+An idle worker must still die on SIGTERM: that is how the pool clears out a broken pool
+whose survivors wait on a queue lock a killed worker held.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import dataclasses
 import logging
 import os
 import signal
+import threading
 import time
 
 from pipeline import failpoints
@@ -27,16 +31,19 @@ from pipeline.run import read_file
 log = logging.getLogger(__name__)
 
 _PR_SET_PDEATHSIG = 1
+_HANDBACK_SECONDS = 2.0
 
-# The context of this worker process; set by ``init``, never at import.
+# The state of this worker process; set by ``init`` and ``work``, never at import.
 _ctx: Context | None = None
+_busy = False
+_stop_after_job = False
 
 
 def init(cfg: Config) -> None:
     global _ctx
     _die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _on_sigterm)
     stack = contextlib.ExitStack()
     _ctx = stack.enter_context(open_context(cfg))
     atexit.register(stack.close)
@@ -55,10 +62,28 @@ def _die_with_parent() -> None:
         os._exit(1)
 
 
+def _on_sigterm(_signum: int, _frame: object) -> None:
+    global _stop_after_job
+    if _busy:
+        _stop_after_job = True  # finish the document in hand; exit when asked for the next
+    else:
+        os._exit(0)
+
+
 def work(job: Job) -> Outcome:
+    global _busy
     assert _ctx is not None, "worker.init was not run in this process"
+    if _stop_after_job:
+        os._exit(0)  # the pool reports this job crashed; the service runs it again
     failpoints.hit("worker.process")
-    return run_job(job, _ctx)
+    _busy = True
+    try:
+        return run_job(job, _ctx)
+    finally:
+        _busy = False
+        if _stop_after_job:
+            # Asked to stop while busy: leave time to hand the outcome back, then go.
+            threading.Timer(_HANDBACK_SECONDS, os._exit, args=(0,)).start()
 
 
 def run_job(job: Job, ctx: Context) -> Outcome:
