@@ -34,7 +34,7 @@ from pipeline.state import DocStatus
 
 log = logging.getLogger(__name__)
 
-_SUFFIX = {"pdf": ".pdf", "tiff": ".tif", "png": ".png", "jpeg": ".jpg"}
+SUFFIX_FOR_KIND = {"pdf": ".pdf", "tiff": ".tif", "png": ".png", "jpeg": ".jpg"}
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,7 @@ def take(
             return _set_aside(path, inbox, rel, db, cfg, bad, sha=staged.sha256)
         if why:
             return _set_aside(path, inbox, rel, db, cfg, TruncatedFile(why), sha=staged.sha256)
-        return _store(path, inbox, rel, db, originals, staged, _SUFFIX[kind], kind)
+        return _store(path, inbox, rel, db, originals, staged, SUFFIX_FOR_KIND[kind], kind)
     finally:
         originals.discard(staged)  # a no-op once kept (renamed away)
 

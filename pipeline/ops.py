@@ -19,7 +19,7 @@ from pipeline import state
 from pipeline.config import Config
 from pipeline.db.schema import deliveries, documents, events, records
 from pipeline.errors import StateError
-from pipeline.intake import inbox_file_count
+from pipeline.intake import SUFFIX_FOR_KIND, inbox_file_count
 from pipeline.ports import OriginalStore
 from pipeline.quarantine import release
 from pipeline.stages.ingest import file_complete
@@ -222,7 +222,7 @@ def retry_document(
         if other is not None:
             originals.discard(staged)
             raise StateError(f"document {doc_id}: same content as document {other}")
-        suffix = {"pdf": ".pdf", "tiff": ".tif", "png": ".png", "jpeg": ".jpg"}[kind]
+        suffix = SUFFIX_FOR_KIND[kind]
         values.update(
             stored=originals.keep(staged, suffix), sha256=staged.sha256, size=staged.size, kind=kind
         )
