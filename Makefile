@@ -9,8 +9,13 @@ SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Swedish + English models, and the orientation model.
 APT_PACKAGES := tesseract-ocr tesseract-ocr-eng tesseract-ocr-swe tesseract-ocr-osd
 
-SYS_STAMP := $(VENV)/.system-packages
-PY_STAMP  := $(VENV)/.python-packages
+# The browser tests drive Debian's Chromium with Playwright (Playwright's own browser
+# download does not work on these machines).
+TEST_APT_PACKAGES := chromium
+
+SYS_STAMP  := $(VENV)/.system-packages
+TEST_STAMP := $(VENV)/.test-packages
+PY_STAMP   := $(VENV)/.python-packages
 
 .PHONY: setup services run test lint samples bench soak clean
 
@@ -41,6 +46,17 @@ $(SYS_STAMP): Makefile
 	fi
 	@mkdir -p $(VENV) && touch $@
 
+$(TEST_STAMP): Makefile
+	@missing=""; for p in $(TEST_APT_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing test packages:$$missing"; \
+	  $(SUDO) apt-get update -q && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+	@mkdir -p $(VENV) && touch $@
+
 $(PY_STAMP): pyproject.toml $(SYS_STAMP)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
@@ -48,8 +64,10 @@ $(PY_STAMP): pyproject.toml $(SYS_STAMP)
 	@touch $@
 
 # The drop-folder service on the embedded default (SQLite, local folders, a local process
-# pool). On the first start a few bundled samples are put in the inbox so that records
-# appear at once; drop your own scans into inbox/ and watch them go. Ctrl-C stops it.
+# pool) and beside it the review UI on http://127.0.0.1:8080/ (the first start prints the
+# admin password). On the first start a few bundled samples are put in the inbox so that
+# records appear at once; drop your own scans into inbox/ and watch them go. Ctrl-C stops
+# both.
 SEED := parkeringstillstand/scan-01.pdf parkeringstillstand/scan-02.jpg \
         forskoleplats/scan-02-bilevel.tif mixed/two-forms-and-blank.pdf mixed/unknown-form.jpg
 run: setup
@@ -58,9 +76,11 @@ run: setup
 	  for f in $(SEED); do cp forms_samples/$$f inbox/.seed.tmp && mv inbox/.seed.tmp inbox/$$(basename $$f); done; \
 	  touch data/.seeded; echo "seeded inbox/ with $(words $(SEED)) sample scans"; \
 	fi
+	@$(BIN)/blankett db upgrade --config config.yaml >/dev/null
+	@$(BIN)/blankett serve --config config.yaml & serve=$$!; \
+	trap 'kill $$serve 2>/dev/null; wait $$serve 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/blankett watch --config config.yaml
-
-test: setup services
+test: setup services $(TEST_STAMP)
 	$(BIN)/ruff check pipeline tests bench
 	$(BIN)/mypy
 	$(BIN)/python -m pytest

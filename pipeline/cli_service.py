@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import getpass
 import json
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
@@ -222,3 +223,92 @@ def _age(seconds: float | None) -> str:
     if seconds is None:
         return "?"
     return str(dt.timedelta(seconds=int(seconds)))
+
+
+user_app = typer.Typer(no_args_is_help=True, help="Accounts of the review UI.")
+service_app.add_typer(user_app, name="user")
+
+
+def _password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    first = getpass.getpass("password: ")
+    if getpass.getpass("again: ") != first:
+        typer.echo("blankett: the two passwords differ", err=True)
+        raise typer.Exit(1)
+    return first
+
+
+@user_app.command("add")
+def user_add(
+    name: Annotated[str, typer.Argument(help="User name (what they sign in with)")],
+    role: Annotated[str, typer.Option(help="operator (reviews) or admin (also re-runs)")] = (
+        "operator"
+    ),
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input")
+    ] = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Create a local account for the review UI (the password is stored as an argon2 hash)."""
+    from pipeline.web.auth import add_user
+
+    cfg = load_cli_config(config)
+    with _state_db(cfg) as db:
+        try:
+            add_user(db, name, _password(password_stdin), role)
+        except StateError as exc:
+            typer.echo(f"blankett: {exc}", err=True)
+            raise typer.Exit(1) from None
+    typer.echo(f"user {name} added ({role})")
+
+
+@user_app.command("passwd")
+def user_passwd(
+    name: Annotated[str, typer.Argument(help="User name")],
+    password_stdin: Annotated[bool, typer.Option("--password-stdin")] = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Set a new password (and sign the user out everywhere)."""
+    from pipeline.web.auth import set_password
+
+    cfg = load_cli_config(config)
+    with _state_db(cfg) as db:
+        try:
+            set_password(db, name, _password(password_stdin))
+        except StateError as exc:
+            typer.echo(f"blankett: {exc}", err=True)
+            raise typer.Exit(1) from None
+    typer.echo(f"password of {name} changed")
+
+
+@service_app.command()
+def serve(
+    config: ConfigOpt = None,
+    host: Annotated[str | None, typer.Option(help="Address (default: config web.host)")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default: config web.port)")] = None,
+) -> None:
+    """Serve the review UI. With no accounts yet, an admin account is made and its password
+    printed once."""
+    import secrets
+
+    import uvicorn
+
+    from pipeline.web.app import create_app
+    from pipeline.web.auth import add_user, has_users
+
+    setup_service_logging(quiet=False, json_lines=False)
+    cfg = load_cli_config(config)
+    with _state_db(cfg) as db:
+        if not has_users(db):
+            password = secrets.token_urlsafe(12)
+            add_user(db, "admin", password, "admin")
+            typer.echo(
+                f"first start: made the account 'admin' with password {password}\n"
+                "  (change it: blankett user passwd admin; add people: blankett user add NAME)",
+                err=True,
+            )
+        app = create_app(cfg, db)
+        h, p = host or cfg.web.host, port or cfg.web.port
+        typer.echo(f"review UI on http://{h}:{p}/", err=True)
+        uvicorn.run(app, host=h, port=p, log_level="warning", access_log=False)

@@ -139,6 +139,19 @@ class DeliveryConfig(_Frozen):
         return self
 
 
+class WebConfig(_Frozen):
+    """The review UI (``blankett serve``)."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=1, le=65535)
+    # Secure cookies are sent over HTTPS only (browsers treat http://localhost as secure).
+    # Put the UI behind an HTTPS proxy when it is reached from other machines.
+    secure_cookies: bool = True
+    session_hours: float = Field(10.0, gt=0, le=24 * 30)
+    # Someone else's claim on a record is shown for this long after they opened it.
+    claim_minutes: float = Field(15.0, gt=0)
+
+
 class Config(_Frozen):
     templates_dir: Path = Path("templates")
     data_dir: Path = Path("data")
@@ -152,6 +165,7 @@ class Config(_Frozen):
     artifacts: ArtifactsConfig = ArtifactsConfig()
     service: ServiceConfig = ServiceConfig()
     delivery: DeliveryConfig = DeliveryConfig()
+    web: WebConfig = WebConfig()
 
     @model_validator(mode="after")
     def _known_database(self) -> Config:

@@ -76,3 +76,21 @@ def bbox_of(mask: NDArray[np.bool_]) -> tuple[int, int, int, int] | None:
 
 def pad_white(img: Gray, pad: int) -> Gray:
     return cv2.copyMakeBorder(img, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=255)
+
+
+def aligned_preview(
+    image: Gray, homography: NDArray[np.float64], ref_shape: tuple[int, ...], width: int
+) -> Gray:
+    """The page warped into its template's frame, ``width`` pixels wide, for people to look
+    at with the template's boxes drawn over it. ``homography`` maps reference pixels to
+    page pixels (full resolution)."""
+    s = width / ref_shape[1]
+    height = round(ref_shape[0] * s)
+    to_page = homography @ np.diag([1 / s, 1 / s, 1.0])
+    return cv2.warpPerspective(
+        image,
+        to_page,
+        (width, height),
+        flags=cv2.INTER_AREA | cv2.WARP_INVERSE_MAP,
+        borderValue=255,
+    )

@@ -72,6 +72,7 @@ class Job:
     document_id: int
     path: Path
     source: str
+    template_hint: str | None = None  # assigned by an operator to an unidentified document
 
 
 @dataclass(frozen=True)

@@ -131,6 +131,8 @@ class Record:
     issues: tuple[str, ...] = ()
     reason: str | None = None
     message: str | None = None
+    # template page -> the page aligned to the template, for the operator (not in to_json)
+    previews: tuple[tuple[int, str], ...] = ()
 
     @property
     def key(self) -> str:

@@ -147,4 +147,5 @@ def _record_row(rec: Record, document_id: int) -> dict[str, Any]:
         "pages": list(rec.pages),
         "fields": {f.name: {**f.to_json(), "crop": f.crop} for f in rec.fields},
         "issues": list(rec.issues),
+        "previews": {str(page): path for page, path in rec.previews},
     }

@@ -48,6 +48,8 @@ ISSUE_TEXT: Mapping[str, str] = {
     "version_uncertain": "two versions of this form look alike; check the version",
     "page_unidentified": "the page does not match any template",
     "all_pages_blank": "every page is blank",
+    "not_a_mark": "type x for a marked box, nothing for an empty one",
+    "template_assigned": "an operator chose the form; check that every field sits right",
 }
 
 

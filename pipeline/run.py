@@ -15,18 +15,34 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cv2
+
 from pipeline.compose import Context
 from pipeline.errors import BlankettError
+from pipeline.imaging import aligned_preview
 from pipeline.matching import Features, Match
-from pipeline.records import Document, FieldReading, Identification, Page, Record, Status
+from pipeline.records import (
+    Alignment,
+    Document,
+    FieldReading,
+    Identification,
+    Page,
+    Record,
+    Status,
+)
 from pipeline.stages.align import align
 from pipeline.stages.extract import ExtractContext, extract
 from pipeline.stages.identify import CatalogPage, identify
 from pipeline.stages.ingest import ingest
 from pipeline.stages.normalize import normalize
 from pipeline.stages.validate import validate
+from pipeline.templates.load import Template
 
 log = logging.getLogger(__name__)
+
+
+# With a template assigned by an operator, a page is taken at this much coverage.
+HINT_MIN_COVERAGE = 0.5
 
 
 @dataclass
@@ -69,10 +85,25 @@ def failed(path: Path, code: str, message: str) -> Record:
     return Record(file=str(path), sha256=None, status=Status.FAILED, reason=code, message=message)
 
 
-def read_file(path: Path, ctx: Context, clock: StageClock | None = None) -> list[Record]:
-    """All records found in one file; raises ``BlankettError`` when the file cannot be read."""
+def read_file(
+    path: Path, ctx: Context, clock: StageClock | None = None, *, hint: str | None = None
+) -> list[Record]:
+    """All records found in one file; raises ``BlankettError`` when the file cannot be read.
+
+    ``hint``: a template id an operator assigned; only its pages are tried, and a looser
+    fit is accepted (the record then needs review with ``template_assigned``).
+    """
     clock = clock or StageClock()
     cfg = ctx.cfg
+    catalog, ident_cfg = ctx.catalog, cfg.identify
+    if hint is not None:
+        catalog = ctx.catalog.only(hint)
+        ident_cfg = cfg.identify.model_copy(
+            update={
+                "min_coverage": min(cfg.identify.min_coverage, HINT_MIN_COVERAGE),
+                "min_margin": 0.0,
+            }
+        )
     with clock("ingest"):
         doc = ingest(path, cfg.limits)
     with clock("normalize"):
@@ -83,7 +114,7 @@ def read_file(path: Path, ctx: Context, clock: StageClock | None = None) -> list
             continue
         with clock("identify"):
             feats = ctx.orb.detect(page.image)
-            ident, match, ref = identify(page, feats, ctx.catalog, ctx.orb, cfg.identify)
+            ident, match, ref = identify(page, feats, catalog, ctx.orb, ident_cfg)
         seen.append(_Seen(page, feats, ident, match, ref))
     if not seen:
         return [
@@ -106,7 +137,7 @@ def read_file(path: Path, ctx: Context, clock: StageClock | None = None) -> list
                 )
             )
         else:
-            out.append(_read_instance(doc, group, ctx, clock))
+            out.append(_read_instance(doc, group, ctx, clock, hint))
     return out
 
 
@@ -132,7 +163,9 @@ def group_instances(seen: list[_Seen]) -> list[list[_Seen]]:
     return groups
 
 
-def _read_instance(doc: Document, group: list[_Seen], ctx: Context, clock: StageClock) -> Record:
+def _read_instance(
+    doc: Document, group: list[_Seen], ctx: Context, clock: StageClock, hint: str | None
+) -> Record:
     cfg = ctx.cfg
     template = group[0].ref.template  # type: ignore[union-attr]
     crop_dir = None
@@ -141,6 +174,7 @@ def _read_instance(doc: Document, group: list[_Seen], ctx: Context, clock: Stage
     ectx = ExtractContext(engine=ctx.engine, ocr=cfg.ocr, crop_dir=crop_dir)
     readings: list[FieldReading] = []
     quality: dict[int, float] = {}
+    previews: list[tuple[int, str]] = []
     for s in group:
         assert s.ref is not None and s.match is not None
         with clock("align"):
@@ -148,6 +182,9 @@ def _read_instance(doc: Document, group: list[_Seen], ctx: Context, clock: Stage
                 s.page.image, s.features, s.ref, s.match, s.ident.score, cfg.align, ctx.sift
             )
         quality[s.ref.page] = alignment.quality
+        if crop_dir is not None:
+            with clock("extract"):
+                previews.append((s.ref.page, _save_preview(s, alignment, template, crop_dir)))
         with clock("extract"):
             readings.extend(extract(s.page, alignment, template, s.ref.page, ectx))
     with clock("validate"):
@@ -159,6 +196,9 @@ def _read_instance(doc: Document, group: list[_Seen], ctx: Context, clock: Stage
         status = Status.NEEDS_REVIEW
     if any(s.ident.version_uncertain for s in group):
         issues = (*issues, "version_uncertain")
+        status = Status.NEEDS_REVIEW
+    if hint is not None:
+        issues = (*issues, "template_assigned")
         status = Status.NEEDS_REVIEW
     log.info(
         "record file=%s template=%s pages=%s status=%s flagged=%d",
@@ -177,7 +217,20 @@ def _read_instance(doc: Document, group: list[_Seen], ctx: Context, clock: Stage
         pages=tuple(s.page.number for s in group),
         fields=fields,
         issues=issues,
+        previews=tuple(previews),
     )
+
+
+PREVIEW_WIDTH = 1240  # 150 dpi on A4: legible handwriting, light to send
+
+
+def _save_preview(s: _Seen, alignment: Alignment, template: Template, crop_dir: Path) -> str:
+    ref = template.references[s.ref.page - 1]  # type: ignore[union-attr]
+    img = aligned_preview(s.page.image, alignment.homography, ref.shape, PREVIEW_WIDTH)
+    crop_dir.mkdir(parents=True, exist_ok=True)
+    path = crop_dir / f"page-{s.ref.page}.jpg"  # type: ignore[union-attr]
+    cv2.imwrite(str(path), img, [cv2.IMWRITE_JPEG_QUALITY, 80])
+    return str(path)
 
 
 def _record(doc: Document, status: Status, *, pages: list[int], issues: tuple[str, ...]) -> Record:

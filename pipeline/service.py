@@ -255,6 +255,7 @@ class Service:
                 documents.c.source,
                 documents.c.attempts,
                 documents.c.version,
+                documents.c.template_hint,
             )
             .where(documents.c.status == DocStatus.RECEIVED)
             .order_by(documents.c.id)
@@ -294,7 +295,9 @@ class Service:
                     values={"attempts": row.attempts + 1},
                 )
             try:
-                self.dispatcher.submit(Job(row.id, self.originals.path(row.stored), row.source))
+                self.dispatcher.submit(
+                    Job(row.id, self.originals.path(row.stored), row.source, row.template_hint)
+                )
             except Exception:
                 with self.db.begin() as conn:
                     state.move(

@@ -8,6 +8,7 @@ not allowed, or that lost a race, raises ``StateError``; nothing is half-changed
     documents:  received -> processing -> processed | failed | quarantined
                 processing -> received            (resumed after a crash or restart)
                 failed | quarantined -> received  (blankett retry)
+                processed -> received              (a template assigned to an unidentified one)
                 new rows: received | duplicate | quarantined
     records:    needs_review -> accepted -> delivered;  unidentified
     deliveries: pending -> delivered | failed;  pending -> pending (retry later);
@@ -56,7 +57,10 @@ _DOCUMENT: Mapping[str, frozenset[str]] = {
     DocStatus.PROCESSED: frozenset({DocStatus.PROCESSING}),
     DocStatus.FAILED: frozenset({DocStatus.PROCESSING, DocStatus.RECEIVED}),
     DocStatus.QUARANTINED: frozenset({DocStatus.PROCESSING}),
-    DocStatus.RECEIVED: frozenset({DocStatus.PROCESSING, DocStatus.FAILED, DocStatus.QUARANTINED}),
+    # PROCESSED -> RECEIVED: an admin assigned a template to an unidentified document.
+    DocStatus.RECEIVED: frozenset(
+        {DocStatus.PROCESSING, DocStatus.FAILED, DocStatus.QUARANTINED, DocStatus.PROCESSED}
+    ),
 }
 _RECORD: Mapping[str, frozenset[str]] = {
     RecordStatus.ACCEPTED: frozenset({RecordStatus.NEEDS_REVIEW}),

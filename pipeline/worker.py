@@ -90,7 +90,7 @@ def run_job(job: Job, ctx: Context) -> Outcome:
     """Read one document with ``ctx``; every failure becomes data on the outcome."""
     t0 = time.perf_counter()
     try:
-        records = read_file(job.path, ctx)
+        records = read_file(job.path, ctx, hint=job.template_hint)
     except InputError as exc:
         return _failed(job, exc, bad_input=True, t0=t0)
     except BlankettError as exc:

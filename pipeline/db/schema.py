@@ -6,6 +6,7 @@
 - ``deliveries``: the outbox; one row per record and case target, written in the
   transaction that accepts the record.
 - ``events``: every status change and every operator change (who, when, before, after).
+- ``users`` and ``sessions``: the review UI's local accounts (argon2 hashes) and sign-ins.
 
 Every table with a status has a ``version`` column that each change increments, so a
 change can be made conditional on what the changer saw (optimistic locking).
@@ -56,6 +57,8 @@ documents = Table(
     Column("received_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("processed_at", DateTime(timezone=True)),
+    # A template an operator assigned to an unidentified document, for its re-run.
+    Column("template_hint", String(100)),
     Column("version", Integer, nullable=False, default=1),
     Index("ix_documents_status", "status"),
     Index("ix_documents_sha256", "sha256"),
@@ -81,6 +84,11 @@ records = Table(
     # name -> {value, text, confidence, needs_review, issues, crop}
     Column("fields", JSON, nullable=False),
     Column("issues", JSON, nullable=False),
+    # template page (as a string) -> the page aligned to the template, for operators
+    Column("previews", JSON),
+    # Who has the record open in the review screen (a notice to others, not a lock).
+    Column("claimed_by", String(100)),
+    Column("claimed_at", DateTime(timezone=True)),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("accepted_at", DateTime(timezone=True)),
@@ -125,4 +133,26 @@ events = Table(
     Column("reason", String(50)),
     Index("ix_events_entity", "entity", "entity_id"),
     Index("ix_events_at", "at"),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(100), nullable=False, unique=True),
+    Column("password_hash", Text, nullable=False),
+    Column("role", String(20), nullable=False),  # operator | admin
+    Column("active", Boolean, nullable=False, default=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    # SHA-256 of the cookie's random token: a copy of this table signs nobody in.
+    Column("token_hash", String(64), primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id"), nullable=False),
+    Column("csrf", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
 )

@@ -72,6 +72,11 @@ class Catalog:
     pages: tuple[CatalogPage, ...]
     signatures: NDArray[np.float32] = field(repr=False)  # one row per page
 
+    def only(self, template_id: str) -> Catalog:
+        """The pages of one template (all its versions), for an operator's assignment."""
+        keep = [i for i, p in enumerate(self.pages) if p.template.id == template_id]
+        return Catalog(tuple(self.pages[i] for i in keep), self.signatures[keep])
+
     def ranked(self, page_small: Gray) -> list[CatalogPage]:
         """Template pages, the most alike in layout first (any orientation)."""
         thumb = thumbnail(page_small)

@@ -48,19 +48,9 @@ def validate(
         values[f.name], issues[f.name] = _value(f, r)
         if r.inked and not r.text and f.type not in MARK_TYPES:
             issues[f.name].append("ink_not_read")
-        for rule in f.rules:
-            code = check_rule(rule.name, rule.arg, values[f.name])
-            if code:
-                issues[f.name].append(code)
-    for g in spec.groups:
-        if g.when is not None and is_empty(values[g.when]):
-            continue
-        outcome = check_group(g.kind, [values[n] for n in g.fields])
-        if outcome:
-            code, hit = outcome
-            for n, h in zip(g.fields, hit, strict=True):
-                if h and code not in issues[n]:
-                    issues[n].append(code)
+        issues[f.name].extend(rule_issues(f, values[f.name]))
+    for name, codes in group_issues(spec, values).items():
+        issues[name].extend(c for c in codes if c not in issues[name])
 
     record_issues: list[str] = []
     if any(q < align.poor_quality for q in page_quality.values()):
@@ -88,6 +78,28 @@ def validate(
     else:
         status = Status.ACCEPTED
     return tuple(results), tuple(record_issues), status
+
+
+def rule_issues(spec: FieldSpec, value: str | bool | None) -> list[str]:
+    """The codes of the field's own rules that ``value`` breaks."""
+    return [c for r in spec.rules if (c := check_rule(r.name, r.arg, value))]
+
+
+def group_issues(
+    spec: TemplateSpec, values: Mapping[str, str | bool | None]
+) -> dict[str, list[str]]:
+    """Field name -> the group rules (exactly one of, ...) it takes part in breaking."""
+    out: dict[str, list[str]] = {}
+    for g in spec.groups:
+        if g.when is not None and is_empty(values.get(g.when)):
+            continue
+        outcome = check_group(g.kind, [values.get(n) for n in g.fields])
+        if outcome:
+            code, hit = outcome
+            for n, h in zip(g.fields, hit, strict=True):
+                if h:
+                    out.setdefault(n, []).append(code)
+    return out
 
 
 def _confidence(
