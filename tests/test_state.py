@@ -102,7 +102,8 @@ def test_one_stored_document_per_content(db):
 
 def test_every_transition_is_declared():
     assert state.allowed("document", "received", "processing")
-    assert not state.allowed("document", "processed", "received")
+    assert not state.allowed("document", "duplicate", "received")
+    assert state.allowed("document", "processed", "received")  # a template assigned
     assert state.allowed("record", "needs_review", "accepted")
     assert not state.allowed("record", "delivered", "accepted")
     assert state.allowed("delivery", "failed", "pending")
