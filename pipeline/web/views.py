@@ -213,7 +213,7 @@ def record_view(db: Engine, key: str, spec: TemplateSpec | None) -> RecordView |
         pages=pages,
         claimed_by=r.claimed_by,
         claimed_at=aware(r.claimed_at),
-        history=[dict(h._mapping) for h in hist],
+        history=[{**h._mapping, "at": when(h.at)} for h in hist],
     )
 
 
