@@ -274,3 +274,40 @@ def test_images_are_served_only_from_the_artifacts(site):
         conn.execute(update(records).where(records.c.key == w.review_key).values(fields=fields))
     c, _ = signed_in(app)
     assert c.get(f"/records/{w.review_key}/crops/efternamn").status_code == 404
+
+
+def test_repeated_wrong_passwords_lock_the_name_for_a_while(site):
+    _, _, app = site
+    c = client(app)
+    for _ in range(5):
+        token = csrf_of(c.get("/login").text)
+        r = c.post("/login", data={"name": "olle", "password": "guess guess", "csrf": token})
+        assert r.status_code == 401
+    token = csrf_of(c.get("/login").text)
+    locked = c.post("/login", data={"name": "olle", "password": PASSWORD, "csrf": token})
+    assert locked.status_code == 429 and "Too many failed sign-ins" in locked.text
+    signed_in(app, "stina")  # other names are not affected
+
+
+def test_a_field_the_machine_was_sure_of_can_be_corrected_too(site):
+    w, db, app = site
+    c, csrf = signed_in(app)
+    page = c.get(f"/records/{w.review_key}").text
+    details = page[page.index("<details>") : page.index("</details>")]
+    assert 'id="card-efternamn"' in details and '<label for="in-efternamn">' in details
+    with db.connect() as conn:
+        rec = conn.execute(select(records).where(records.c.key == w.review_key)).one()
+    r = c.post(
+        f"/records/{w.review_key}/fields/efternamn",
+        data={
+            "version": rec.version,
+            "value": "Ekström-Lind",
+            "original": rec.fields["efternamn"]["text"],
+        },
+        headers={"X-CSRF-Token": csrf},
+    )
+    assert r.status_code == 200 and "Checked by olle" in r.text
+    with db.connect() as conn:
+        after = conn.execute(select(records).where(records.c.key == w.review_key)).one()
+    assert after.status == "needs_review"  # the flagged personnummer is still open
+    assert after.fields["efternamn"]["value"] == "Ekström-Lind"

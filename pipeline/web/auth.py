@@ -16,18 +16,25 @@ from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from pipeline import state
-from pipeline.db.schema import sessions, users
+from pipeline.db.schema import events, sessions, users
 from pipeline.errors import StateError
 
 ROLES = ("operator", "admin")
 SESSION_COOKIE = "blankett_session"
 LOGIN_COOKIE = "blankett_login"
 MIN_PASSWORD = 10
+# Failed sign-ins per user name within LOCK_MINUTES before that name is refused for a while.
+MAX_FAILURES = 5
+LOCK_MINUTES = 15
+
+
+class SignInLocked(Exception):
+    """Too many failed sign-ins for one user name; try again later."""
 
 
 @dataclass(frozen=True)
@@ -96,19 +103,36 @@ def has_users(db: Engine) -> bool:
 
 
 def sign_in(db: Engine, name: str, password: str, hours: float) -> tuple[str, Principal] | None:
-    """A new session for valid credentials: (cookie token, principal); None otherwise."""
+    """A new session for valid credentials: (cookie token, principal); None otherwise.
+    Raises ``SignInLocked`` after MAX_FAILURES failures for the name within LOCK_MINUTES."""
+    since = state.now() - dt.timedelta(minutes=LOCK_MINUTES)
     with db.connect() as conn:
+        failures = conn.execute(
+            select(func.count()).where(
+                events.c.entity == "sign_in",
+                events.c.entity_id == name[:200],
+                events.c.action == "failed",
+                events.c.at >= since,
+            )
+        ).scalar_one()
         u = conn.execute(
             select(users).where(users.c.name == name, users.c.active.is_(True))
         ).one_or_none()
+    if failures >= MAX_FAILURES:
+        raise SignInLocked()
     ph = _hasher()
+    ok = False
     if u is None:
         # Spend the same time as a real check, so response times do not reveal user names.
         ph.hash(password)
-        return None
-    try:
-        ph.verify(u.password_hash, password)
-    except (VerificationError, InvalidHashError):
+    else:
+        try:
+            ok = ph.verify(u.password_hash, password)
+        except (VerificationError, InvalidHashError):
+            ok = False
+    if not ok or u is None:
+        with db.begin() as conn:
+            state.log_event(conn, "sign_in", name[:200], "failed", actor="anonymous")
         return None
     token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     now = state.now()

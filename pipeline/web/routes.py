@@ -52,20 +52,23 @@ def login(
     if not auth.same_token(csrf, request.cookies.get(LOGIN_COOKIE)):
         raise HTTPException(403, "the sign-in form expired; reload the page")
     cfg = cfg_of(request)
-    got = auth.sign_in(db_of(request), name.strip(), password, cfg.web.session_hours)
+    error, status = "Wrong user name or password.", 401
+    try:
+        got = auth.sign_in(db_of(request), name.strip(), password, cfg.web.session_hours)
+    except auth.SignInLocked:
+        got = None
+        error = (
+            f"Too many failed sign-ins for this name. Wait {auth.LOCK_MINUTES} minutes, "
+            "or ask an admin to set a new password (blankett user passwd)."
+        )
+        status = 429
     if got is None:
         token = secrets.token_urlsafe(32)
         resp = render(
             request,
             "login.html",
-            {
-                "title": "Sign in",
-                "csrf": token,
-                "next": next,
-                "name": name,
-                "error": "Wrong user name or password.",
-            },
-            status=401,
+            {"title": "Sign in", "csrf": token, "next": next, "name": name, "error": error},
+            status=status,
         )
         set_login_cookie(resp, cfg, token)
         return resp
