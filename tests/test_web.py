@@ -55,6 +55,7 @@ def test_nothing_is_visible_without_signing_in(site):
         f"/records/{k}/pages/1",
         "/unidentified",
         "/quarantine",
+        f"/documents/{w.unidentified_doc}/pages/1",
     ]:
         r = c.get(url)
         assert r.status_code == 303 and r.headers["location"].startswith("/login"), url
@@ -225,6 +226,10 @@ def test_admin_only_actions(site):
     assign = f"/documents/{w.unidentified_doc}/assign"
     page = op.get("/unidentified").text
     assert "okand.jpg" in page and "Read again" not in page
+    thumb = op.get(f"/documents/{w.unidentified_doc}/pages/1?width=300")
+    assert thumb.status_code == 200 and thumb.content[:3] == b"\xff\xd8\xff"
+    assert op.get(f"/documents/{w.unidentified_doc}/pages/7").status_code == 404
+    assert op.get(f"/documents/{w.quarantined_doc}/pages/1").status_code == 404
     assert (
         op.post(assign, data={"template": "parkeringstillstand", "csrf": op_csrf}).status_code
         == 403

@@ -252,6 +252,41 @@ def unidentified_page(request: Request, p: Who) -> Response:
     )
 
 
+@router.get("/documents/{doc_id}/pages/{page}")
+def document_page(request: Request, doc_id: int, page: int, p: Who, width: int = 900) -> Response:
+    """A page of a stored original as scanned (for pages no template was found for)."""
+    import cv2
+
+    from pipeline.compose import build_originals
+    from pipeline.errors import BlankettError
+    from pipeline.imaging import downscale
+    from pipeline.stages.ingest import ingest
+    from pipeline.stages.normalize import normalize
+
+    cfg = cfg_of(request)
+    with db_of(request).connect() as conn:
+        stored = conn.execute(
+            select(documents.c.stored).where(documents.c.id == doc_id)
+        ).scalar_one_or_none()
+    if not stored:
+        raise HTTPException(404, f"document {doc_id} has no stored original")
+    try:
+        pages = normalize(
+            ingest(build_originals(cfg).path(stored), cfg.limits), cfg.normalize, cfg.limits
+        )
+    except BlankettError as exc:
+        raise HTTPException(422, exc.message) from None
+    if not 1 <= page <= len(pages):
+        raise HTTPException(404, f"document {doc_id} has {len(pages)} pages")
+    img = pages[page - 1].image
+    small = downscale(img, min(1.0, max(100, min(width, 2000)) / img.shape[1]))
+    ok, data = cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, 80])
+    assert ok
+    return Response(
+        data.tobytes(), media_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"}
+    )
+
+
 @router.post("/documents/{doc_id}/assign")
 def assign_template(request: Request, doc_id: int, p: Admin, template: FormStr) -> Response:
     if template not in {k[0] for k in request.app.state.specs}:
