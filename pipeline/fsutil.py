@@ -79,12 +79,3 @@ def atomic_copy(src: Path, dst: Path) -> str:
         raise
     fsync_dir(dst.parent)
     return digest
-
-
-def head_tail(path: Path, n_head: int = 1024, n_tail: int = 2048) -> tuple[bytes, bytes, int]:
-    with path.open("rb") as f:
-        size = os.fstat(f.fileno()).st_size
-        head = f.read(n_head)
-        f.seek(max(0, size - n_tail))
-        tail = f.read(n_tail)
-    return head, tail, size

@@ -29,7 +29,7 @@ from pipeline.errors import BlankettError, EmptyFile, TooLarge, TruncatedFile, U
 from pipeline.fsutil import fsync_dir, sha256_of
 from pipeline.ports import OriginalStore, Staged
 from pipeline.quarantine import quarantine
-from pipeline.stages.ingest import check_complete, sniff
+from pipeline.stages.ingest import file_complete
 from pipeline.state import DocStatus
 
 log = logging.getLogger(__name__)
@@ -50,8 +50,6 @@ def take(
     db: Engine,
     originals: OriginalStore,
     cfg: Config,
-    *,
-    incomplete: str | None = None,
 ) -> Taken | None:
     """Take ``path`` from ``inbox``; None when the file vanished before it was read."""
     rel = path.relative_to(inbox).as_posix()
@@ -66,8 +64,8 @@ def take(
         return _set_aside(path, inbox, rel, db, cfg, err)
     staged = originals.stage(path)
     try:
-        kind = sniff(staged.head)
-        why = check_complete(kind, staged.tail) if kind and kind != "tiff" else incomplete
+        # The copy is what will be kept, so it is the copy whose format is checked.
+        kind, why = file_complete(staged.tmp)
         if kind is None:
             bad = UnsupportedFormat("not a PDF, TIFF, PNG or JPEG file")
             return _set_aside(path, inbox, rel, db, cfg, bad, sha=staged.sha256)
@@ -90,7 +88,7 @@ def _store(
 ) -> Taken:
     with db.begin() as conn:
         again = _same_drop(conn, staged.sha256, rel, inbox)
-        first = None if again else _stored_with(conn, staged.sha256)
+        first = None if again else stored_document(conn, staged.sha256)
     if again is not None:
         log.info("document %d: %s seen again after an interruption; finishing", again.id, rel)
         _remove(path, again.id, db)
@@ -115,7 +113,7 @@ def _store(
         except IntegrityError:
             # Another service process stored the same content a moment ago.
             with db.begin() as conn:
-                first = _stored_with(conn, staged.sha256)
+                first = stored_document(conn, staged.sha256)
             if first is None:
                 raise
         else:
@@ -204,7 +202,8 @@ def _same_drop(conn: Connection, sha: str, rel: str, inbox: Path) -> Row[Any, An
     ).first()
 
 
-def _stored_with(conn: Connection, sha: str) -> int | None:
+def stored_document(conn: Connection, sha: str) -> int | None:
+    """The document that keeps the content ``sha`` in the store, if any."""
     return conn.execute(
         select(documents.c.id).where(
             and_(
@@ -222,9 +221,3 @@ def _remove(path: Path, doc_id: int, db: Engine) -> None:
     failpoints.hit("ingest.after_remove")
     with db.begin() as conn:
         conn.execute(update(documents).where(documents.c.id == doc_id).values(source_removed=True))
-
-
-def inbox_file_count(folders: tuple[Path, ...]) -> int:
-    from pipeline.watch import scan
-
-    return sum(1 for f in folders for _ in scan(f))

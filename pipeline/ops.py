@@ -19,19 +19,14 @@ from pipeline import state
 from pipeline.config import Config
 from pipeline.db.schema import deliveries, documents, events, records
 from pipeline.errors import StateError
-from pipeline.intake import SUFFIX_FOR_KIND, inbox_file_count
+from pipeline.intake import SUFFIX_FOR_KIND, stored_document
 from pipeline.ports import OriginalStore
 from pipeline.quarantine import release
 from pipeline.stages.ingest import file_complete
 from pipeline.state import DeliveryStatus, DocStatus
+from pipeline.watch import inbox_file_count
 
 log = logging.getLogger(__name__)
-
-
-def _aware(t: dt.datetime | None) -> dt.datetime | None:
-    if t is None:
-        return None
-    return t if t.tzinfo else t.replace(tzinfo=dt.UTC)
 
 
 def status_summary(db: Engine, cfg: Config) -> dict[str, Any]:
@@ -49,7 +44,7 @@ def status_summary(db: Engine, cfg: Config) -> dict[str, Any]:
             ).first()
             if row is None:
                 return None
-            at = _aware(getattr(row, column.key))
+            at = state.utc(getattr(row, column.key))
             key = row.id if "id" in row._mapping else row.key
             return {
                 "id": key,
@@ -172,8 +167,8 @@ def list_records(db: Engine, statuses: tuple[str, ...] | None, limit: int) -> li
             template_id=r.template_id,
             template_version=r.template_version,
             flagged=sum(1 for f in r.fields.values() if f.get("needs_review")),
-            created_at=_aware(r.created_at),  # type: ignore[arg-type]
-            delivered_at=_aware(r.delivered_at),
+            created_at=state.utc(r.created_at),
+            delivered_at=state.utc(r.delivered_at),
             fields=r.fields,
             issues=list(r.issues),
         )
@@ -212,13 +207,7 @@ def retry_document(
             raise StateError(f"document {doc_id}: still over limits.max_file_bytes")
         staged = originals.stage(qpath)
         with db.connect() as conn:
-            other = conn.execute(
-                select(documents.c.id).where(
-                    documents.c.sha256 == staged.sha256,
-                    documents.c.stored.isnot(None),
-                    documents.c.duplicate_of.is_(None),
-                )
-            ).scalar_one_or_none()
+            other = stored_document(conn, staged.sha256)
         if other is not None:
             originals.discard(staged)
             raise StateError(f"document {doc_id}: same content as document {other}")

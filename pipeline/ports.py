@@ -43,8 +43,6 @@ class Staged:
     tmp: Path
     sha256: str
     size: int
-    head: bytes
-    tail: bytes
 
 
 class OriginalStore(Protocol):
@@ -62,6 +60,10 @@ class OriginalStore(Protocol):
 
     def path(self, ref: str) -> Path:
         """A local path to read the kept file from."""
+        ...
+
+    def sweep_scratch(self) -> int:
+        """Remove staged copies an interrupted intake left; returns how many."""
         ...
 
 
@@ -97,6 +99,8 @@ class Crashed:
 
 class Dispatcher(Protocol):
     """Runs jobs somewhere (a local process pool) and hands back their outcomes."""
+
+    workers: int
 
     def capacity(self) -> int:
         """How many more jobs it takes now."""

@@ -71,11 +71,11 @@ def _processed(db: Engine, out: Outcome, cfg: Config) -> None:
                 continue
             if _exists(conn, rec.key):
                 continue  # written by an earlier run of this document
-            state.create(conn, "record", status, _record_row(rec, out.document_id))
+            row = _record_row(rec, out.document_id)
             if status is RecordStatus.ACCEPTED:
-                conn.execute(
-                    records.update().where(records.c.key == rec.key).values(accepted_at=state.now())
-                )
+                row["accepted_at"] = state.now()
+            state.create(conn, "record", status, row)
+            if status is RecordStatus.ACCEPTED:
                 enqueue(conn, rec.key, targets)
             counts[status] = counts.get(status, 0) + 1
         state.move(

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -110,7 +110,7 @@ class Service:
             ", ".join(str(p) for p in self.cfg.service.inbox),
             self.cfg.service.poll_seconds,
             ", file events" if self.watcher else ", polling only",
-            getattr(self.dispatcher, "workers", 0),
+            self.dispatcher.workers,
             ", ".join(self.targets) or "none",
         )
         log.info(
@@ -203,7 +203,7 @@ class Service:
     # -- the four steps ----------------------------------------------------------------
 
     def _resume(self) -> None:
-        swept = getattr(self.originals, "sweep_scratch", lambda: 0)()
+        swept = self.originals.sweep_scratch()
         if swept:
             log.info("removed %d partial copies left by an interrupted intake", swept)
         with self.db.begin() as conn:
@@ -226,9 +226,7 @@ class Service:
             return
         for r in self.inbox.poll(now):
             try:
-                taken = take(
-                    r.path, r.inbox, self.db, self.originals, self.cfg, incomplete=r.incomplete
-                )
+                taken = take(r.path, r.inbox, self.db, self.originals, self.cfg)
             except (OSError, BlankettError) as exc:
                 # Disk full, unreadable file, database down: the file stays in the inbox
                 # and is tried again; say so every time.
@@ -404,10 +402,7 @@ class Service:
             self._count(deliveries, "pending"),
         )
 
-    def _count(self, table: object, status: str) -> int:
-        from sqlalchemy import Table
-
-        assert isinstance(table, Table)
+    def _count(self, table: Table, status: str) -> int:
         with self.db.connect() as conn:
             return int(
                 conn.execute(

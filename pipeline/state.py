@@ -20,7 +20,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from enum import StrEnum
-from typing import Any
+from typing import Any, overload
 
 from sqlalchemy import Table, insert, select, update
 from sqlalchemy.engine import Connection
@@ -89,6 +89,17 @@ _TABLES: Mapping[str, tuple[Table, str, Mapping[str, frozenset[str]]]] = {
 
 def now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+@overload
+def utc(t: dt.datetime) -> dt.datetime: ...
+@overload
+def utc(t: None) -> None: ...
+def utc(t: dt.datetime | None) -> dt.datetime | None:
+    """A timestamp read back from the database, as aware UTC (SQLite returns naive ones)."""
+    if t is None or t.tzinfo is not None:
+        return t
+    return t.replace(tzinfo=dt.UTC)
 
 
 def allowed(entity: str, before: str, after: str) -> bool:

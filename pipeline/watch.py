@@ -86,8 +86,6 @@ class StabilityTracker:
 class Ready:
     path: Path
     inbox: Path
-    # Why the format is still incomplete when handed over after the grace time.
-    incomplete: str | None = None
 
 
 def scan(inbox: Path) -> Iterator[tuple[Path, os.stat_result]]:
@@ -106,6 +104,11 @@ def scan(inbox: Path) -> Iterator[tuple[Path, os.stat_result]]:
                 yield Path(e.path), e.stat(follow_symlinks=False)
         except FileNotFoundError:
             continue  # renamed or taken between listing and stat
+
+
+def inbox_file_count(folders: tuple[Path, ...]) -> int:
+    """Files waiting in the inbox folders (temporary names not counted)."""
+    return sum(1 for f in folders for _ in scan(f))
 
 
 class Inbox:
@@ -157,7 +160,8 @@ class Inbox:
             st.incomplete_since = now
         waited = now - st.incomplete_since
         if waited >= self.cfg.incomplete_after_seconds:
-            return Ready(path, inbox, incomplete=why)
+            # Handed over anyway: intake checks the format again and quarantines it.
+            return Ready(path, inbox)
         if now - st.warned_at >= _WARN_EVERY:
             st.warned_at = now
             log.warning(

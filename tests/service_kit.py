@@ -101,9 +101,9 @@ class InlineDispatcher:
         pass
 
 
-def run_service(cfg: Config, db: Engine, ctx: Context, **kw: Any) -> Service:
-    """The service until idle, in this thread, on the inline dispatcher."""
-    svc = Service(
+def inline_service(cfg: Config, db: Engine, ctx: Context, **kw: Any) -> Service:
+    """The service that runs until idle, on the inline dispatcher."""
+    return Service(
         cfg,
         db,
         build_originals(cfg),
@@ -112,6 +112,11 @@ def run_service(cfg: Config, db: Engine, ctx: Context, **kw: Any) -> Service:
         until_idle=True,
         **kw,
     )
+
+
+def run_service(cfg: Config, db: Engine, ctx: Context, **kw: Any) -> Service:
+    """The service until idle, in this thread."""
+    svc = inline_service(cfg, db, ctx, **kw)
     svc.run()
     return svc
 
@@ -120,15 +125,7 @@ def start_service(
     cfg: Config, db: Engine, ctx: Context, **kw: Any
 ) -> tuple[Service, threading.Thread]:
     """The service until idle in a background thread (for writers racing it)."""
-    svc = Service(
-        cfg,
-        db,
-        build_originals(cfg),
-        InlineDispatcher(ctx),
-        build_targets(cfg),
-        until_idle=True,
-        **kw,
-    )
+    svc = inline_service(cfg, db, ctx, **kw)
     th = threading.Thread(target=svc.run, daemon=True)
     th.start()
     return svc, th

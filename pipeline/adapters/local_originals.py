@@ -7,7 +7,7 @@ import os
 import uuid
 from pathlib import Path
 
-from pipeline.fsutil import copy_hashed, fsync_dir, head_tail
+from pipeline.fsutil import copy_hashed, fsync_dir
 from pipeline.ports import Staged
 
 
@@ -21,11 +21,10 @@ class LocalOriginals:
         tmp = self._scratch / f"{uuid.uuid4().hex}.tmp"
         try:
             sha, size = copy_hashed(src, tmp)
-            head, tail, _ = head_tail(tmp)
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
-        return Staged(tmp=tmp, sha256=sha, size=size, head=head, tail=tail)
+        return Staged(tmp=tmp, sha256=sha, size=size)
 
     def keep(self, staged: Staged, suffix: str) -> str:
         ref = f"{staged.sha256[:2]}/{staged.sha256[2:4]}/{staged.sha256}{suffix}"

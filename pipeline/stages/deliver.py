@@ -102,9 +102,7 @@ def next_due(db: Engine) -> dt.datetime | None:
                 deliveries.c.status == DeliveryStatus.PENDING
             )
         ).scalar()
-    if at is not None and at.tzinfo is None:  # SQLite gives naive datetimes back
-        at = at.replace(tzinfo=dt.UTC)
-    return at
+    return state.utc(at)
 
 
 def _deliver_one(
@@ -258,4 +256,4 @@ def delivery_json(key: str, rec: Mapping[str, Any], doc: Mapping[str, Any]) -> d
 def _iso(t: dt.datetime | None) -> str | None:
     if t is None:
         return None
-    return (t if t.tzinfo else t.replace(tzinfo=dt.UTC)).isoformat()
+    return state.utc(t).isoformat()

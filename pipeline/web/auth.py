@@ -173,8 +173,7 @@ def principal_for(db: Engine, token: str | None) -> Principal | None:
         ).one_or_none()
     if row is None:
         return None
-    expires = row.expires_at if row.expires_at.tzinfo else row.expires_at.replace(tzinfo=dt.UTC)
-    if expires < state.now():
+    if state.utc(row.expires_at) < state.now():
         return None
     return Principal(row.id, row.name, row.role, row.csrf, row.token_hash)
 

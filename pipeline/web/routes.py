@@ -16,6 +16,7 @@ from pipeline.db.schema import documents, records
 from pipeline.errors import StateError
 from pipeline.stages.review import RECORD_ISSUES, Edit, apply_edit
 from pipeline.state import DocStatus, RecordStatus
+from pipeline.templates.schema import TemplateSpec
 from pipeline.web import auth, views
 from pipeline.web.app import (
     Admin,
@@ -127,15 +128,19 @@ def review_next(
 # -- one record ------------------------------------------------------------------------
 
 
-def _view(request: Request, key: str) -> views.RecordView:
-    db = db_of(request)
-    with db.connect() as conn:
+def _spec(request: Request, key: str) -> TemplateSpec | None:
+    """The template of record ``key`` (404 when there is no such record)."""
+    with db_of(request).connect() as conn:
         row = conn.execute(
             select(records.c.template_id, records.c.template_version).where(records.c.key == key)
         ).one_or_none()
     if row is None:
         raise HTTPException(404, f"no record {key}")
-    v = views.record_view(db, key, spec_for(request, row.template_id, row.template_version))
+    return spec_for(request, row.template_id, row.template_version)
+
+
+def _view(request: Request, key: str) -> views.RecordView:
+    v = views.record_view(db_of(request), key, _spec(request, key))
     assert v is not None
     return v
 
@@ -175,8 +180,7 @@ def edit_field(
 ) -> Response:
     cfg = cfg_of(request)
     db = db_of(request)
-    v = _view(request, key)
-    spec = spec_for(request, v.form, v.form_version)
+    spec = _spec(request, key)
     text = None if name == RECORD_ISSUES or value == original else value
     try:
         with db.begin() as conn:
@@ -190,6 +194,7 @@ def edit_field(
                 tuple(t.name for t in cfg.delivery.targets),
             )
     except StateError as exc:
+        v = _view(request, key)
         card = next((c for c in v.cards if c.name == name), None)
         return render(
             request, "_card.html", {"v": v, "c": card, "conflict": exc.message}, status=409

@@ -20,17 +20,6 @@ from pipeline.state import DocStatus, RecordStatus
 from pipeline.templates.schema import TemplateSpec
 
 
-def aware(t: dt.datetime | None) -> dt.datetime | None:
-    if t is None:
-        return None
-    return t if t.tzinfo else t.replace(tzinfo=dt.UTC)
-
-
-def when(t: dt.datetime) -> dt.datetime:
-    """A required timestamp as an aware datetime (SQLite returns naive UTC ones)."""
-    return t if t.tzinfo else t.replace(tzinfo=dt.UTC)
-
-
 def issue_words(codes: list[str] | tuple[str, ...]) -> list[str]:
     return [ISSUE_TEXT.get(c, c.replace("_", " ")) for c in codes]
 
@@ -70,7 +59,7 @@ def queue(db: Engine, form: str | None = None, limit: int = 200) -> list[QueueIt
             r.key,
             r.template_id or "-",
             r.source,
-            when(r.received_at),
+            state.utc(r.received_at),
             sum(1 for f in r.fields.values() if f.get("needs_review")) + (1 if r.issues else 0),
             r.claimed_by,
         )
@@ -207,13 +196,13 @@ def record_view(db: Engine, key: str, spec: TemplateSpec | None) -> RecordView |
         form_version=r.template_version,
         source=r.source,
         document_id=r.document_id,
-        received_at=when(r.received_at),
+        received_at=state.utc(r.received_at),
         issues=issue_words(r.issues),
         cards=cards,
         pages=pages,
         claimed_by=r.claimed_by,
-        claimed_at=aware(r.claimed_at),
-        history=[{**h._mapping, "at": when(h.at)} for h in hist],
+        claimed_at=state.utc(r.claimed_at),
+        history=[{**h._mapping, "at": state.utc(h.at)} for h in hist],
     )
 
 
@@ -262,7 +251,7 @@ def unidentified(db: Engine) -> list[DocItem]:
             "unidentified",
             ", ".join(r.issues),
             ", ".join(issue_words(r.issues)),
-            when(r.received_at),
+            state.utc(r.received_at),
             r.key,
             list(r.pages),
         )
@@ -278,7 +267,8 @@ def quarantined(db: Engine) -> list[DocItem]:
             .order_by(documents.c.updated_at.desc())
         ).all()
     return [
-        DocItem(r.id, r.source, r.status, r.reason, r.message, when(r.updated_at)) for r in rows
+        DocItem(r.id, r.source, r.status, r.reason, r.message, state.utc(r.updated_at))
+        for r in rows
     ]
 
 
@@ -340,7 +330,7 @@ def dashboard(db: Engine, today_start: dt.datetime) -> Dashboard:
         records_today=int(identified),
         straight_through=int(created.get("accepted", 0)),
         queue_size=int(waiting[0]),
-        oldest_waiting=aware(waiting[1]),
+        oldest_waiting=state.utc(waiting[1]),
         failures={str(k): int(v) for k, v in sorted(failures.items(), key=lambda kv: -kv[1])},
         deliveries_failed=int(dfail),
     )
