@@ -23,7 +23,7 @@ def one_run(engine: str, samples: list[str]) -> tuple[float, int]:
     cmd = [
         sys.executable,
         "-m",
-        "pipeline.cli",
+        "pipeline.cli.main",
         "process",
         *samples,
         "--engine",

@@ -29,7 +29,7 @@ from sqlalchemy import func, select  # noqa: E402
 
 from pipeline.db.connect import open_state_db  # noqa: E402
 from pipeline.db.schema import documents  # noqa: E402
-from pipeline.watch import inbox_file_count  # noqa: E402
+from pipeline.service.watch import inbox_file_count  # noqa: E402
 from tests.service_kit import Ledger, service_config, write_config  # noqa: E402
 
 SAMPLES = ROOT / "forms_samples"

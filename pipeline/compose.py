@@ -1,25 +1,25 @@
 """The one place adapters are chosen: config ``kind`` -> factory, and the process context.
 
 OCR engines by ``ocr.kind``, case targets by ``delivery.targets[].kind``; the original
-store and the dispatcher have one kind each for now (a local folder, a local process
-pool). A ``Context`` holds what a worker process reuses across files: templates, the catalog
-of reference features, matchers and the OCR engine. It is built on demand (never at
-import time) and closed when the work is done.
+store has one kind for now (a local folder). ``open_context`` builds the ``Context`` a
+process reuses across files (templates, the catalog of reference features, matchers and
+the OCR engine) on demand, never at import time, and closes it when the work is done.
+The dispatcher is the service's own choice (``pipeline.service.dispatch``): compose sits
+below the service and never imports it.
 """
 
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from pipeline.config import Config, OcrConfig, TargetConfig
+from pipeline.context import Context
 from pipeline.matching import Matcher
-from pipeline.ports import CaseTarget, Dispatcher, OcrEngine
-from pipeline.stages.identify import Catalog, build_catalog
+from pipeline.ports import CaseTarget, OcrEngine
+from pipeline.stages.identify import build_catalog
 from pipeline.templates.load import Template, load_templates
 
 if TYPE_CHECKING:
@@ -58,16 +58,6 @@ def build_matchers(cfg: Config) -> tuple[Matcher, Matcher]:
         features=a.features, levels=a.levels, factor=a.downscale, ratio=a.ratio, method="sift"
     )
     return orb, sift
-
-
-@dataclass(frozen=True, eq=False)
-class Context:
-    cfg: Config
-    templates: tuple[Template, ...]
-    catalog: Catalog
-    orb: Matcher
-    sift: Matcher
-    engine: OcrEngine
 
 
 @contextmanager
@@ -115,9 +105,3 @@ TARGETS: Mapping[str, Callable[[TargetConfig], CaseTarget]] = {
 
 def build_targets(cfg: Config) -> dict[str, CaseTarget]:
     return {t.name: TARGETS[t.kind](t) for t in cfg.delivery.targets}
-
-
-def build_dispatcher(cfg: Config, wake: threading.Event | None = None) -> Dispatcher:
-    from pipeline.dispatch import LocalPool
-
-    return LocalPool(cfg, wake)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import cv2
 
-from pipeline.compose import Context
+from pipeline.context import Context
 from pipeline.errors import BlankettError
 from pipeline.imaging import aligned_preview
 from pipeline.matching import Features, Match

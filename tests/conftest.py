@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
-from pipeline.compose import Context, open_context
+from pipeline.compose import open_context
 from pipeline.config import Config, load_config
+from pipeline.context import Context
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "forms_samples"

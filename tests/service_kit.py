@@ -18,13 +18,14 @@ from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import Engine
 
 from pipeline.adapters.folder_target import DONE, MANIFEST
-from pipeline.compose import Context, build_originals, build_targets
+from pipeline.compose import build_originals, build_targets
 from pipeline.config import Config
+from pipeline.context import Context
 from pipeline.db.schema import deliveries, documents, records
 from pipeline.ports import Crashed, Job, Outcome
-from pipeline.service import Service
-from pipeline.watch import ignored
-from pipeline.worker import run_job
+from pipeline.service.loop import Service
+from pipeline.service.watch import ignored
+from pipeline.service.worker import run_job
 from tests.conftest import make_config
 
 

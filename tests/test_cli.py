@@ -12,7 +12,7 @@ import pytest
 
 from tests.conftest import SAMPLES, TEMPLATES
 
-BLANKETT = [sys.executable, "-m", "pipeline.cli"]
+BLANKETT = [sys.executable, "-m", "pipeline.cli.main"]
 CONTRACT = {"file", "sha256", "status", "template", "pages", "fields", "issues"}
 FIELD_KEYS = {"value", "text", "confidence", "needs_review", "issues"}
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.compose import Context
+from pipeline.context import Context
 from pipeline.evaluate import (
     EXPECTED_SUFFIX,
     expected_for,

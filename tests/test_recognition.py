@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from pipeline.compose import Context
+from pipeline.context import Context
 from pipeline.records import Page, frozen_image
 from pipeline.samplegen.build import fill
 from pipeline.samplegen.degrade import ScanStyle, scan_like

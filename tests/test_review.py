@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from pipeline import state
+from pipeline.db import state
 from pipeline.db.connect import open_state_db
 from pipeline.db.schema import deliveries, events, records
 from pipeline.errors import StateError

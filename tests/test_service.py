@@ -12,12 +12,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, text
 
-from pipeline.compose import Context, build_originals, build_targets, open_context
+from pipeline.compose import build_originals, build_targets
+from pipeline.context import Context, open_context
 from pipeline.db.connect import open_state_db
 from pipeline.db.schema import deliveries, documents, events, records
 from pipeline.errors import ConfigError, StateError
-from pipeline.ops import retry_delivery, retry_document, status_summary
-from pipeline.service import Service
+from pipeline.service.loop import Service
+from pipeline.service.ops import retry_delivery, retry_document, status_summary
 from pipeline.stages.deliver import deliver_due
 from tests.conftest import SAMPLES
 from tests.inputs import encrypted_pdf, png_header_only
@@ -281,7 +282,7 @@ def test_sigterm_lets_the_documents_in_hand_finish(env, ctx: Context):
 def test_a_database_outage_loses_no_outcome(env, ctx: Context, monkeypatch):
     from sqlalchemy.exc import OperationalError
 
-    import pipeline.service as service_module
+    import pipeline.service.loop as service_module
 
     cfg, db, ledger = env
     real = service_module.record_outcome

@@ -7,11 +7,11 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import select
 
-from pipeline import state
+from pipeline.db import state
 from pipeline.db.connect import current_revision, open_state_db
 from pipeline.db.schema import documents, events, metadata
+from pipeline.db.state import DocStatus
 from pipeline.errors import StateError
-from pipeline.state import DocStatus
 
 
 @pytest.fixture

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from pipeline.config import ServiceConfig
+from pipeline.service.watch import Inbox, StabilityTracker, ignored
 from pipeline.stages.ingest import file_complete
-from pipeline.watch import Inbox, StabilityTracker, ignored
 from tests.conftest import SAMPLES
 
 

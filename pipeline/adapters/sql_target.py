@@ -26,9 +26,9 @@ from sqlalchemy import (
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
 
 from pipeline.db.connect import engine_for
+from pipeline.db.state import now
 from pipeline.errors import StoreError, TargetRejected, TargetUnavailable
 from pipeline.ports import Parcel
-from pipeline.state import now
 
 metadata = MetaData()
 

@@ -20,12 +20,13 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection, Engine
 
-from pipeline import failpoints, state
+from pipeline import failpoints
 from pipeline.config import DeliveryConfig
+from pipeline.db import state
 from pipeline.db.schema import deliveries, documents, records
+from pipeline.db.state import DeliveryStatus, RecordStatus
 from pipeline.errors import BlankettError, DeliveryError, StateError
 from pipeline.ports import CaseTarget, OriginalStore, Parcel
-from pipeline.state import DeliveryStatus, RecordStatus
 
 log = logging.getLogger(__name__)
 

@@ -1,8 +1,8 @@
 """ingest: read a file, hash it, recognise its format and refuse what cannot be complete.
 
-The drop-folder service (``pipeline.intake``) adds the durable store and the inbox
+The drop-folder service (``pipeline.service.intake``) adds the durable store and the inbox
 hand-off around the same checks; ``sniff`` and ``file_complete`` are shared with its
-stability test (``pipeline.watch``).
+stability test (``pipeline.service.watch``).
 """
 
 from __future__ import annotations

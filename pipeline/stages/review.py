@@ -19,13 +19,13 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.engine import Connection
 
-from pipeline import state
+from pipeline.db import state
 from pipeline.db.schema import records
+from pipeline.db.state import RecordStatus
 from pipeline.errors import StateError
 from pipeline.rules import check_type
 from pipeline.stages.deliver import enqueue
 from pipeline.stages.validate import group_issues, rule_issues
-from pipeline.state import RecordStatus
 from pipeline.templates.schema import FieldSpec, TemplateSpec
 
 # The pseudo-field that stands for the record-level issues (missing pages, ...).

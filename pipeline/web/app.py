@@ -38,7 +38,7 @@ def create_app(cfg: Config, db: Engine) -> FastAPI:
     app.state.cfg = cfg
     app.state.db = db
     app.state.specs = load_specs(cfg)
-    app.state.pages = Jinja2Templates(directory=str(web_root / "templates"))
+    app.state.pages = Jinja2Templates(directory=str(web_root / "html"))
     app.mount("/static", StaticFiles(directory=str(web_root / "static")), name="static")
     app.include_router(router)
 

@@ -20,7 +20,7 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
-from pipeline import state
+from pipeline.db import state
 from pipeline.db.schema import events, sessions, users
 from pipeline.errors import StateError
 

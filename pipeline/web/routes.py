@@ -11,11 +11,11 @@ from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 from sqlalchemy import delete, select
 
-from pipeline import state
+from pipeline.db import state
 from pipeline.db.schema import documents, records
+from pipeline.db.state import DocStatus, RecordStatus
 from pipeline.errors import StateError
 from pipeline.stages.review import RECORD_ISSUES, Edit, apply_edit
-from pipeline.state import DocStatus, RecordStatus
 from pipeline.templates.schema import TemplateSpec
 from pipeline.web import auth, views
 from pipeline.web.app import (
@@ -343,7 +343,7 @@ def quarantine_page(request: Request, p: Who) -> Response:
 @router.post("/documents/{doc_id}/retry")
 def retry(request: Request, doc_id: int, p: Admin) -> Response:
     from pipeline.compose import build_originals
-    from pipeline.ops import retry_document
+    from pipeline.service.ops import retry_document
 
     cfg = cfg_of(request)
     retry_document(db_of(request), doc_id, build_originals(cfg), cfg, p.name)

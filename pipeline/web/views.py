@@ -12,11 +12,11 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
-from pipeline import state
+from pipeline.db import state
 from pipeline.db.schema import documents, events, records
+from pipeline.db.state import DocStatus, RecordStatus
 from pipeline.rules import ISSUE_TEXT
 from pipeline.stages.review import RECORD_ISSUES, as_text
-from pipeline.state import DocStatus, RecordStatus
 from pipeline.templates.schema import TemplateSpec
 
 

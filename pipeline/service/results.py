@@ -14,14 +14,15 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.engine import Connection, Engine
 
-from pipeline import failpoints, state
+from pipeline import failpoints
 from pipeline.config import Config
+from pipeline.db import state
 from pipeline.db.schema import documents, records
+from pipeline.db.state import DocStatus, RecordStatus
 from pipeline.ports import OriginalStore, Outcome
-from pipeline.quarantine import quarantine
 from pipeline.records import Record, Status
+from pipeline.service.quarantine import quarantine
 from pipeline.stages.deliver import enqueue
-from pipeline.state import DocStatus, RecordStatus
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """What the operations commands read and change: ``status``, ``records``, ``retry``.
 
 Read-only summaries are plain queries; ``retry`` changes statuses through
-``pipeline.state`` like everything else.
+``pipeline.db.state`` like everything else.
 """
 
 from __future__ import annotations
@@ -15,16 +15,16 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
-from pipeline import state
 from pipeline.config import Config
+from pipeline.db import state
 from pipeline.db.schema import deliveries, documents, events, records
+from pipeline.db.state import DeliveryStatus, DocStatus
 from pipeline.errors import StateError
-from pipeline.intake import SUFFIX_FOR_KIND, stored_document
 from pipeline.ports import OriginalStore
-from pipeline.quarantine import release
+from pipeline.service.intake import SUFFIX_FOR_KIND, stored_document
+from pipeline.service.quarantine import release
+from pipeline.service.watch import inbox_file_count
 from pipeline.stages.ingest import file_complete
-from pipeline.state import DeliveryStatus, DocStatus
-from pipeline.watch import inbox_file_count
 
 log = logging.getLogger(__name__)
 

@@ -22,8 +22,9 @@ import threading
 import time
 
 from pipeline import failpoints
-from pipeline.compose import Context, open_context
+from pipeline.compose import open_context
 from pipeline.config import Config
+from pipeline.context import Context
 from pipeline.errors import BlankettError, InputError
 from pipeline.ports import Job, Outcome
 from pipeline.run import read_file

@@ -17,7 +17,7 @@ from typing import Annotated, Any
 import typer
 from sqlalchemy.engine import Engine
 
-from pipeline.cli_common import ConfigOpt, load_cli_config, setup_service_logging
+from pipeline.cli.common import ConfigOpt, load_cli_config, setup_service_logging
 from pipeline.config import Config
 from pipeline.errors import BlankettError, StateError
 
@@ -61,8 +61,9 @@ def watch(
     """Watch the inbox folders: take, read, validate and deliver every file dropped there."""
     import threading
 
-    from pipeline.compose import build_dispatcher, build_originals, build_targets
-    from pipeline.service import Service
+    from pipeline.compose import build_originals, build_targets
+    from pipeline.service.dispatch import LocalPool
+    from pipeline.service.loop import Service
 
     setup_service_logging(quiet=quiet, json_lines=log_json)
     cfg = load_cli_config(config)
@@ -77,7 +78,7 @@ def watch(
                 cfg,
                 db,
                 build_originals(cfg),
-                build_dispatcher(cfg, wake),
+                LocalPool(cfg, wake),
                 build_targets(cfg),
                 wake=wake,
                 until_idle=until_idle,
@@ -95,7 +96,7 @@ def status(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False,
 ) -> None:
     """Counts per status, throughput, the oldest waiting items and recent failures."""
-    from pipeline.ops import status_summary
+    from pipeline.service.ops import status_summary
 
     cfg = load_cli_config(config)
     with _state_db(cfg) as db:
@@ -147,7 +148,7 @@ def records(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line")] = False,
 ) -> None:
     """List records (delivered ones unless --status says otherwise), newest first."""
-    from pipeline.ops import list_records
+    from pipeline.service.ops import list_records
     from pipeline.stages.deliver import short_key
 
     wanted = tuple(status or ["delivered"])
@@ -188,7 +189,7 @@ def retry(
 ) -> None:
     """Queue failed or quarantined documents (or failed deliveries) again, once fixed."""
     from pipeline.compose import build_originals
-    from pipeline.ops import retry_delivery, retry_document
+    from pipeline.service.ops import retry_delivery, retry_document
 
     cfg = load_cli_config(config)
     actor = f"cli:{getpass.getuser()}"

@@ -22,15 +22,16 @@ from sqlalchemy import Row, and_, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
-from pipeline import failpoints, state
+from pipeline import failpoints
 from pipeline.config import Config
+from pipeline.db import state
 from pipeline.db.schema import documents
+from pipeline.db.state import DocStatus
 from pipeline.errors import BlankettError, EmptyFile, TooLarge, TruncatedFile, UnsupportedFormat
 from pipeline.fsutil import fsync_dir, sha256_of
 from pipeline.ports import OriginalStore, Staged
-from pipeline.quarantine import quarantine
+from pipeline.service.quarantine import quarantine
 from pipeline.stages.ingest import file_complete
-from pipeline.state import DocStatus
 
 log = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ from typing import Annotated
 
 import typer
 
-from pipeline.cli_common import ConfigOpt, EngineChoice, load_cli_config, setup_logging
-from pipeline.cli_service import service_app
+from pipeline.cli.common import ConfigOpt, EngineChoice, load_cli_config, setup_logging
+from pipeline.cli.service import service_app
 from pipeline.errors import BlankettError, ConfigError, TemplateError
 
 app = typer.Typer(

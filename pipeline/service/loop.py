@@ -2,9 +2,9 @@
 outbox -> case targets, in one loop that owns all writes to the state database.
 
 The loop wakes on file events, finished work or its poll timer. Each turn it (1) takes
-the inbox files that are ready (``pipeline.watch``, ``pipeline.intake``), (2) hands
+the inbox files that are ready (``pipeline.service.watch``, ``pipeline.service.intake``), (2) hands
 received documents to the dispatcher, (3) writes finished outcomes
-(``pipeline.results``) and (4) drains due deliveries (``stages.deliver``).
+(``pipeline.service.results``) and (4) drains due deliveries (``stages.deliver``).
 
 Crash safety: at start-up documents left ``processing`` go back to ``received``. A worker
 crash sends its documents back too, marked as suspects; suspects then run one at a time,
@@ -31,16 +31,16 @@ from sqlalchemy import Table, func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from pipeline import state
 from pipeline.config import Config
+from pipeline.db import state
 from pipeline.db.schema import deliveries, documents, records
+from pipeline.db.state import DocStatus, RecordStatus
 from pipeline.errors import BlankettError, ConfigError
-from pipeline.intake import take
 from pipeline.ports import CaseTarget, Crashed, Dispatcher, Job, OriginalStore, Outcome
-from pipeline.results import record_outcome
+from pipeline.service.intake import take
+from pipeline.service.results import record_outcome
+from pipeline.service.watch import EventWatcher, Inbox
 from pipeline.stages.deliver import deliver_due, next_due
-from pipeline.state import DocStatus, RecordStatus
-from pipeline.watch import EventWatcher, Inbox
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """The local dispatcher: a process pool on this machine, one worker per core by default.
 
-Each worker builds its recognition context once (``pipeline.worker.init``) and reuses it.
+Each worker builds its recognition context once (``pipeline.service.worker.init``) and reuses it.
 When a worker dies (killed, out of memory, a crash in native code) its pool is broken:
 every job in that pool is reported ``Crashed`` and a new pool is started on the next
 submit. Telling the guilty document from the innocent ones is the service's job (it
@@ -17,9 +17,9 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
-from pipeline import worker
 from pipeline.config import Config
 from pipeline.ports import Crashed, Job, Outcome
+from pipeline.service import worker
 
 log = logging.getLogger(__name__)
 
