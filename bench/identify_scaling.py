@@ -21,7 +21,8 @@ from pipeline.config import load_config
 from pipeline.records import Page, frozen_image
 from pipeline.samplegen.build import fill, template_dict
 from pipeline.samplegen.degrade import ScanStyle, scan_like
-from pipeline.samplegen.forms import all_forms, random_form
+from pipeline.samplegen.forms import all_forms
+from pipeline.samplegen.random_forms import random_form
 from pipeline.samplegen.render import filled_pdf, rasterize, reference_pdf
 from pipeline.stages.identify import build_catalog, identify
 from pipeline.templates.load import Template

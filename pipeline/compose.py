@@ -13,9 +13,15 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from pipeline.config import Config, OcrConfig, TargetConfig
+from pipeline.config import (
+    Config,
+    FolderTargetConfig,
+    PytesseractConfig,
+    SqlTargetConfig,
+    TesserocrConfig,
+)
 from pipeline.context import Context
 from pipeline.matching import Matcher
 from pipeline.ports import CaseTarget, OcrEngine
@@ -26,19 +32,22 @@ if TYPE_CHECKING:
     from pipeline.adapters.local_originals import LocalOriginals
 
 
-def _tesserocr(cfg: OcrConfig, dpi: int) -> OcrEngine:
+def _tesserocr(cfg: TesserocrConfig, dpi: int) -> OcrEngine:
     from pipeline.adapters.tesserocr_engine import TesserocrEngine
 
     return TesserocrEngine(cfg.tessdata, dpi)
 
 
-def _pytesseract(cfg: OcrConfig, dpi: int) -> OcrEngine:
+def _pytesseract(cfg: PytesseractConfig, dpi: int) -> OcrEngine:
     from pipeline.adapters.pytesseract_engine import PytesseractEngine
 
     return PytesseractEngine(cfg.tessdata, dpi)
 
 
-ENGINES: Mapping[str, Callable[[OcrConfig, int], OcrEngine]] = {
+# Keyed on config.ENGINE_KINDS (tests check every kind has one). Each factory takes its
+# own config class; the parameter is Any here only because a mapping cannot say "the
+# class whose kind is the key": the key and the factory are written side by side.
+ENGINES: Mapping[str, Callable[[Any, int], OcrEngine]] = {
     "tesserocr": _tesserocr,
     "pytesseract": _pytesseract,
 }
@@ -83,25 +92,25 @@ def build_originals(cfg: Config) -> LocalOriginals:
     return LocalOriginals(cfg.originals_dir)
 
 
-def _sql_target(t: TargetConfig) -> CaseTarget:
+def _sql_target(t: SqlTargetConfig) -> CaseTarget:
     from pipeline.adapters.sql_target import SqlCaseTarget
 
-    assert t.url is not None
-    return SqlCaseTarget(t.name, t.url)
+    return SqlCaseTarget(t.name, t.connect_url())
 
 
-def _folder_target(t: TargetConfig) -> CaseTarget:
+def _folder_target(t: FolderTargetConfig) -> CaseTarget:
     from pipeline.adapters.folder_target import FolderTarget
 
-    assert t.path is not None
     return FolderTarget(t.name, t.path)
 
 
-TARGETS: Mapping[str, Callable[[TargetConfig], CaseTarget]] = {
+# Keyed on config.TARGET_KINDS, like ENGINES.
+TARGETS: Mapping[str, Callable[[Any], CaseTarget]] = {
     "sql": _sql_target,
     "folder": _folder_target,
 }
 
 
 def build_targets(cfg: Config) -> dict[str, CaseTarget]:
+    """Target name -> adapter. A ``url_env`` variable that is not set is a ConfigError."""
     return {t.name: TARGETS[t.kind](t) for t in cfg.delivery.targets}

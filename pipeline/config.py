@@ -7,11 +7,19 @@ file works from any working directory.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal, get_args
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from pipeline.errors import ConfigError
 
@@ -20,14 +28,68 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class OcrConfig(_Frozen):
-    kind: Literal["tesserocr", "pytesseract"] = "tesserocr"
+def _kinds(union: Any) -> dict[str, type[BaseModel]]:
+    """``kind`` value -> model class of a discriminated union ``Annotated[A | B, Field]``.
+
+    The kinds are read off the classes so that each list of kinds exists once: adding a
+    class to the union is all it takes for the CLI choice and the factory check to see it.
+    """
+    members: tuple[type[BaseModel], ...] = get_args(get_args(union)[0])
+    return {get_args(m.model_fields["kind"].annotation)[0]: m for m in members}
+
+
+def _check_db_url(url: str) -> str:
+    if not url.startswith(("sqlite:", "postgresql")):
+        raise ValueError("must be a sqlite:/// or postgresql:// URL")
+    return url
+
+
+def _from_env(var: str, what: str) -> str:
+    """A database URL held in an environment variable (secrets stay out of config.yaml).
+    Read when the connection is made, so that `config show` never prints it; the value
+    is never echoed in errors either."""
+    url = os.environ.get(var)
+    if not url:
+        raise ConfigError(f"{what}: environment variable {var} is not set")
+    try:
+        return _check_db_url(url)
+    except ValueError:
+        raise ConfigError(
+            f"{what}: environment variable {var} must hold a sqlite:/// or postgresql:// URL"
+        ) from None
+
+
+_ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
+
+
+class OcrBase(_Frozen):
+    """What every OCR engine is given; each engine's own class adds its ``kind``."""
+
     tessdata: Path = Path("/usr/share/tesseract-ocr/5/tessdata")
     # eng alone reads 0 % of å/ä/ö fields exactly (DESIGN.md). On 490 generated text
     # crops swe alone read 489 exactly, swe+eng 487 ("Umeå" -> "Umea"); digits read best
     # with eng. Templates for forms in other languages set their own (template language).
     text_lang: str = "swe"
     numeric_lang: str = "eng"
+
+
+class TesserocrConfig(OcrBase):
+    """tesserocr: Tesseract in-process, one instance per language (fast)."""
+
+    kind: Literal["tesserocr"] = "tesserocr"
+
+
+class PytesseractConfig(OcrBase):
+    """pytesseract: the tesseract program per field (portable, slower)."""
+
+    kind: Literal["pytesseract"] = "pytesseract"
+
+
+# A new engine: one class here, one factory in compose.ENGINES.
+OcrConfig = Annotated[TesserocrConfig | PytesseractConfig, Field(discriminator="kind")]
+ENGINE_KINDS: tuple[str, ...] = tuple(_kinds(OcrConfig))
+# config.yaml files written before engines were a union may leave out ocr.kind.
+DEFAULT_ENGINE = "tesserocr"
 
 
 class NormalizeConfig(_Frozen):
@@ -97,29 +159,54 @@ class ServiceConfig(_Frozen):
     progress_seconds: float = Field(10.0, gt=0)
 
 
-class TargetConfig(_Frozen):
-    """One case-system target records are delivered to."""
+_TARGET_NAME = r"^[a-z][a-z0-9_]{0,39}$"
 
-    name: str = Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")
-    kind: Literal["sql", "folder"]
-    # sql: the case database (sqlite:///... or postgresql+psycopg://...)
+
+class SqlTargetConfig(_Frozen):
+    """Tables in a case database; the URL is given as ``url`` or, when it holds a
+    password, in the environment variable named by ``url_env``."""
+
+    kind: Literal["sql"] = "sql"
+    name: str = Field(pattern=_TARGET_NAME)
     url: str | None = None
-    # folder: the export folder
-    path: Path | None = None
+    url_env: str | None = Field(None, pattern=_ENV_NAME)
+
+    @field_validator("url")
+    @classmethod
+    def _known_url(cls, url: str | None) -> str | None:
+        return None if url is None else _check_db_url(url)
 
     @model_validator(mode="after")
-    def _where(self) -> TargetConfig:
-        if self.kind == "sql" and not (self.url or "").startswith(("sqlite:", "postgresql")):
-            raise ValueError(f"target {self.name}: kind sql needs url: sqlite:/// or postgresql://")
-        if self.kind == "folder" and self.path is None:
-            raise ValueError(f"target {self.name}: kind folder needs path:")
+    def _one_source(self) -> SqlTargetConfig:
+        if (self.url is None) == (self.url_env is None):
+            raise ValueError(f"target {self.name}: kind sql needs exactly one of url, url_env")
         return self
+
+    def connect_url(self) -> str:
+        """The URL to connect with; ``url_env`` is read now, not when config is loaded."""
+        if self.url is not None:
+            return self.url
+        assert self.url_env is not None  # _one_source
+        return _from_env(self.url_env, f"target {self.name}")
+
+
+class FolderTargetConfig(_Frozen):
+    """One folder per record under ``path``."""
+
+    kind: Literal["folder"] = "folder"
+    name: str = Field(pattern=_TARGET_NAME)
+    path: Path
+
+
+# A new target kind: one class here, one factory in compose.TARGETS.
+TargetConfig = Annotated[SqlTargetConfig | FolderTargetConfig, Field(discriminator="kind")]
+TARGET_KINDS: tuple[str, ...] = tuple(_kinds(TargetConfig))
 
 
 def _default_targets() -> tuple[TargetConfig, ...]:
     return (
-        TargetConfig(name="case_db", kind="sql", url="sqlite:///data/cases.sqlite3"),
-        TargetConfig(name="export", kind="folder", path=Path("data/export")),
+        SqlTargetConfig(name="case_db", url="sqlite:///data/cases.sqlite3"),
+        FolderTargetConfig(name="export", path=Path("data/export")),
     )
 
 
@@ -137,6 +224,10 @@ class DeliveryConfig(_Frozen):
         if len(names) != len(set(names)):
             raise ValueError("delivery target names must be unique")
         return self
+
+    def folders(self) -> dict[str, Path]:
+        """Target name -> the folder it writes into, for the targets that write folders."""
+        return {t.name: t.path for t in self.targets if isinstance(t, FolderTargetConfig)}
 
 
 class WebConfig(_Frozen):
@@ -156,7 +247,10 @@ class Config(_Frozen):
     templates_dir: Path = Path("templates")
     data_dir: Path = Path("data")
     database_url: str = "sqlite:///data/blankett.sqlite3"
-    ocr: OcrConfig = OcrConfig()
+    # Or the name of an environment variable holding the URL (one with a password);
+    # read by state_database_url() when the database is opened.
+    database_url_env: str | None = Field(None, pattern=_ENV_NAME)
+    ocr: OcrConfig = TesserocrConfig()
     normalize: NormalizeConfig = NormalizeConfig()
     identify: IdentifyConfig = IdentifyConfig()
     align: AlignConfig = AlignConfig()
@@ -167,10 +261,23 @@ class Config(_Frozen):
     delivery: DeliveryConfig = DeliveryConfig()
     web: WebConfig = WebConfig()
 
+    @field_validator("ocr", mode="before")
+    @classmethod
+    def _default_engine(cls, v: object) -> object:
+        if isinstance(v, dict) and "kind" not in v:
+            return {**v, "kind": DEFAULT_ENGINE}
+        return v
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, url: str) -> str:
+        return _check_db_url(url)
+
     @model_validator(mode="after")
-    def _known_database(self) -> Config:
-        if not self.database_url.startswith(("sqlite:", "postgresql")):
-            raise ValueError("database_url must be a sqlite:/// or postgresql:// URL")
+    def _one_database(self) -> Config:
+        # database_url has a default, so only an explicit one conflicts.
+        if self.database_url_env and "database_url" in self.model_fields_set:
+            raise ValueError("give database_url or database_url_env, not both")
         return self
 
     @property
@@ -200,12 +307,11 @@ class Config(_Frozen):
             }
         )
         targets = tuple(
-            t.model_copy(
-                update={
-                    "url": u(t.url) if t.url else None,
-                    "path": r(t.path) if t.path else None,
-                }
-            )
+            t.model_copy(update={"url": u(t.url)})
+            if isinstance(t, SqlTargetConfig) and t.url
+            else t.model_copy(update={"path": r(t.path)})
+            if isinstance(t, FolderTargetConfig)
+            else t
             for t in self.delivery.targets
         )
         return self.model_copy(
@@ -217,6 +323,26 @@ class Config(_Frozen):
                 "delivery": self.delivery.model_copy(update={"targets": targets}),
             }
         )
+
+
+def state_database_url(cfg: Config) -> str:
+    """The state database URL: ``database_url_env``'s variable when set (read now), else
+    ``database_url``."""
+    if cfg.database_url_env:
+        return _from_env(cfg.database_url_env, "database_url_env")
+    return cfg.database_url
+
+
+def with_engine(cfg: Config, kind: str) -> Config:
+    """``cfg`` with another OCR engine (``--engine``): the shared OCR settings kept,
+    the engine's own class built."""
+    if kind == cfg.ocr.kind:
+        return cfg
+    engines = _kinds(OcrConfig)
+    if kind not in engines:
+        raise ConfigError(f"unknown OCR engine {kind!r}; one of {', '.join(engines)}")
+    shared = cfg.ocr.model_dump(include=set(OcrBase.model_fields))
+    return cfg.model_copy(update={"ocr": engines[kind].model_validate({**shared, "kind": kind})})
 
 
 def load_config(path: Path | None) -> Config:
@@ -239,8 +365,19 @@ def load_config(path: Path | None) -> Config:
 
 
 def _explain(exc: ValidationError) -> str:
+    # Where each discriminated union sits (the last named key of its place) -> its kinds.
+    unions = {"ocr": ENGINE_KINDS, "targets": TARGET_KINDS}
+    tags = set(ENGINE_KINDS) | set(TARGET_KINDS)
     parts = []
     for err in exc.errors():
-        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        parts.append(f"{where}: {err['msg']}")
+        # pydantic puts the chosen member's tag into the place (targets.0.sql.url): drop it.
+        loc = [str(p) for p in err["loc"] if p not in tags]
+        msg = err["msg"]
+        if err["type"] in ("union_tag_invalid", "union_tag_not_found"):
+            kinds = next((unions[p] for p in reversed(loc) if p in unions), ())
+            given = (err.get("ctx") or {}).get("tag")
+            what = f"unknown kind {given!r}" if given is not None else "kind is missing"
+            loc.append("kind")
+            msg = f"{what}; allowed: {', '.join(kinds)}"
+        parts.append(f"{'.'.join(loc) or '(top level)'}: {msg}")
     return "; ".join(parts)

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pipeline.fieldtypes import MARK_TYPES
 from pipeline.records import Record
 from pipeline.templates.load import Template
-from pipeline.templates.schema import MARK_TYPES
 
 EXPECTED_SUFFIX = ".expected.json"
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from pipeline.records import Gray, Record
+from pipeline.records import Gray, Record, StoredDocument, StoredRecord
 
 
 @dataclass(frozen=True)
@@ -124,7 +124,9 @@ class Parcel:
     """A record ready for a case system, with the original scan it came from."""
 
     idempotency_key: str
-    record: Mapping[str, Any]  # the delivery JSON (schema_version, record, document)
+    record: StoredRecord
+    document: StoredDocument
+    payload: Mapping[str, Any]  # the delivery JSON (schema_version, record, document)
     original: Path
     original_name: str
 

@@ -1,13 +1,20 @@
-"""Frozen records passed from stage to stage, in one direction.
+"""Frozen records passed from stage to stage, in one direction, and the record as stored.
 
 Images inside records are NumPy arrays marked read-only, so a stage cannot change what an
 earlier stage produced. ``Record.to_json`` is the output contract of ``blankett process``
 (docs/cli.md); change it only together with that document and a schema note.
+
+``StoredRecord`` / ``StoredField`` are a record as the service keeps it, typed from the
+database row to the case system (``pipeline.db.records`` loads and saves them; the review
+and deliver stages take and return them). They live here, not under ``db/``, because the
+stages use them and no stage imports the database.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
@@ -25,11 +32,29 @@ def frozen_image(img: Gray) -> Gray:
     return img
 
 
-class Status(StrEnum):
-    ACCEPTED = "accepted"
+class RecordStatus(StrEnum):
+    """The one record lifecycle.
+
+    ``validate`` gives a new record ``accepted`` (every field sure and valid),
+    ``needs_review`` or ``unidentified`` (a page no template fits); ``failed`` is only
+    ``blankett process`` output for a file that could not be read, never stored. The
+    service persists the record (``service.results``) and, for ``accepted``, writes its
+    outbox rows in the same transaction. Review (``stages.review``) turns
+    ``needs_review`` into ``accepted`` once no field or record issue is left, writing the
+    outbox rows then. The outbox (``service.outbox``) marks the record ``delivered`` when
+    every target has it. An admin who assigns a template to an ``unidentified`` record
+    removes it and the document is read again. ``pipeline.db.state`` enforces these moves.
+    """
+
     NEEDS_REVIEW = "needs_review"
+    ACCEPTED = "accepted"
+    DELIVERED = "delivered"
     UNIDENTIFIED = "unidentified"
     FAILED = "failed"
+
+
+# The recognition stages' name for it (one enum; the alias keeps their diff small).
+Status = RecordStatus
 
 
 @dataclass(frozen=True)
@@ -158,3 +183,116 @@ class Record:
             out["reason"] = self.reason
             out["message"] = self.message
         return out
+
+
+@dataclass(frozen=True)
+class StoredField:
+    """One field of a stored record: what was read, what it became, who confirmed it."""
+
+    name: str
+    value: str | bool | None
+    text: str
+    confidence: float
+    needs_review: bool
+    issues: tuple[str, ...] = ()
+    crop: str | None = None  # path of the crop the operator sees; never delivered
+    reviewed_by: str | None = None
+    reviewed_at: dt.datetime | None = None
+    # Issues an operator kept the value despite, and why.
+    overridden: tuple[str, ...] = ()
+    override_reason: str | None = None
+
+    @classmethod
+    def from_result(cls, f: FieldResult) -> StoredField:
+        return cls(f.name, f.value, f.text, f.confidence, f.needs_review, f.issues, f.crop)
+
+    def to_json(self) -> dict[str, Any]:
+        """The field as delivered to case systems (no crop path)."""
+        out: dict[str, Any] = {
+            "value": self.value,
+            "text": self.text,
+            "confidence": round(self.confidence, 3),
+            "needs_review": self.needs_review,
+            "issues": list(self.issues),
+        }
+        if self.reviewed_by is not None:
+            out["reviewed_by"] = self.reviewed_by
+            out["reviewed_at"] = self.reviewed_at.isoformat() if self.reviewed_at else None
+        if self.overridden:
+            out["overridden"] = list(self.overridden)
+            out["override_reason"] = self.override_reason
+        return out
+
+
+@dataclass(frozen=True)
+class StoredRecord:
+    """A record as the service keeps it; ``version`` guards every change (optimistic)."""
+
+    key: str
+    document_id: int
+    status: RecordStatus
+    template_id: str | None
+    template_version: int | None
+    pages: tuple[int, ...]
+    fields: tuple[StoredField, ...]  # in template order
+    issues: tuple[str, ...] = ()  # record-level (missing pages, poor alignment, ...)
+    previews: Mapping[int, str] = field(default_factory=dict)  # template page -> image
+    version: int = 1
+    claimed_by: str | None = None
+    claimed_at: dt.datetime | None = None
+    created_at: dt.datetime | None = None
+    accepted_at: dt.datetime | None = None
+    delivered_at: dt.datetime | None = None
+
+    @classmethod
+    def from_record(cls, rec: Record, document_id: int) -> StoredRecord:
+        return cls(
+            key=rec.key,
+            document_id=document_id,
+            status=rec.status,
+            template_id=rec.template_id,
+            template_version=rec.template_version,
+            pages=rec.pages,
+            fields=tuple(StoredField.from_result(f) for f in rec.fields),
+            issues=rec.issues,
+            previews=dict(rec.previews),
+        )
+
+    def find(self, name: str) -> StoredField | None:
+        return next((f for f in self.fields if f.name == name), None)
+
+    def values(self) -> dict[str, str | bool | None]:
+        return {f.name: f.value for f in self.fields}
+
+    @property
+    def flagged(self) -> int:
+        """How many things an operator still has to look at (record issues count as one)."""
+        return sum(1 for f in self.fields if f.needs_review) + (1 if self.issues else 0)
+
+    def with_field(self, new: StoredField) -> StoredRecord:
+        return replace(self, fields=tuple(new if f.name == new.name else f for f in self.fields))
+
+
+@dataclass(frozen=True)
+class StoredDocument:
+    """Where a stored record came from: the file as received."""
+
+    id: int
+    source: str  # the path relative to its inbox, as the scanner named it
+    sha256: str
+    size: int
+    kind: str | None
+    stored: str | None  # reference in the original store
+    received_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    """One change to a record, for the audit trail: who did what to which field."""
+
+    action: str  # confirmed | corrected | acknowledged | ...
+    actor: str
+    field: str | None = None
+    before: str | None = None  # JSON of the old value
+    after: str | None = None
+    reason: str | None = None

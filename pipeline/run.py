@@ -18,8 +18,9 @@ from pathlib import Path
 import cv2
 
 from pipeline.context import Context
-from pipeline.errors import BlankettError
+from pipeline.errors import BlankettError, Reason
 from pipeline.imaging import aligned_preview
+from pipeline.issues import IssueCode
 from pipeline.matching import Features, Match
 from pipeline.records import (
     Alignment,
@@ -78,7 +79,7 @@ def process_file(path: Path, ctx: Context, clock: StageClock | None = None) -> l
         return [failed(path, exc.code, exc.message)]
     except Exception as exc:  # a bug must not take the other files down with it
         log.exception("internal error file=%s", path)
-        return [failed(path, "internal_error", f"unexpected error: {type(exc).__name__}")]
+        return [failed(path, Reason.INTERNAL_ERROR, f"unexpected error: {type(exc).__name__}")]
 
 
 def failed(path: Path, code: str, message: str) -> Record:
@@ -122,7 +123,7 @@ def read_file(
                 doc,
                 Status.UNIDENTIFIED,
                 pages=[p.number for p in pages],
-                issues=("all_pages_blank",),
+                issues=(IssueCode.ALL_PAGES_BLANK,),
             )
         ]
     out = []
@@ -133,7 +134,7 @@ def read_file(
                     doc,
                     Status.UNIDENTIFIED,
                     pages=[group[0].page.number],
-                    issues=("page_unidentified",),
+                    issues=(IssueCode.PAGE_UNIDENTIFIED,),
                 )
             )
         else:
@@ -192,13 +193,13 @@ def _read_instance(
     present = {s.ref.page for s in group if s.ref is not None}
     missing = [p.number for p in template.spec.pages if p.number not in present and not p.optional]
     if missing:
-        issues = (*issues, "missing_pages")
+        issues = (*issues, IssueCode.MISSING_PAGES)
         status = Status.NEEDS_REVIEW
     if any(s.ident.version_uncertain for s in group):
-        issues = (*issues, "version_uncertain")
+        issues = (*issues, IssueCode.VERSION_UNCERTAIN)
         status = Status.NEEDS_REVIEW
     if hint is not None:
-        issues = (*issues, "template_assigned")
+        issues = (*issues, IssueCode.TEMPLATE_ASSIGNED)
         status = Status.NEEDS_REVIEW
     log.info(
         "record file=%s template=%s pages=%s status=%s flagged=%d",

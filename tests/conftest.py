@@ -62,7 +62,7 @@ def postgres_url() -> str | None:
         return None
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
 def db_urls(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, str]]:
     """(state database URL, case database URL) on SQLite files or in a PostgreSQL schema
     of their own on the machine's server (dropped afterwards)."""

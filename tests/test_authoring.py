@@ -70,6 +70,7 @@ def test_radio_buttons_become_one_choice_field(tmp_path: Path):
     assert svar.required  # exactly one of
 
 
+@pytest.mark.tesseract
 @pytest.mark.slow
 def test_imported_template_reads_generated_scans(tmp_path: Path):
     """Blank fillable PDF -> import -> the scans of that form read as well as with the
@@ -235,6 +236,8 @@ def test_check_finds_overlaps_and_boxes_on_print_and_draws_overlays(tmp_path: Pa
     assert int(np.abs(img[:, :, 0].astype(int) - img[:, :, 2].astype(int)).max()) > 100
 
 
+@pytest.mark.integration
+@pytest.mark.tesseract
 @pytest.mark.slow
 def test_template_commands(tmp_path: Path):
     from tests.test_cli import blankett
@@ -281,6 +284,7 @@ def _revision_with_extra_row():
     )
 
 
+@pytest.mark.tesseract
 @pytest.mark.slow
 def test_versions_are_told_apart_and_lookalikes_are_flagged(tmp_path: Path):
     from pipeline.samplegen.build import make_instance, scanned_pdf
@@ -332,6 +336,7 @@ def _coded_form(code: str) -> bytes:
     return buf.getvalue()
 
 
+@pytest.mark.tesseract
 @pytest.mark.slow
 def test_form_id_barcodes_tell_lookalike_versions_apart(tmp_path: Path):
     """Same layout, different printed form id: the barcode decides between versions."""

@@ -18,11 +18,14 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from pipeline.compose import build_originals, build_targets
-from pipeline.db.schema import events, records
-from pipeline.stages.deliver import deliver_due
-from pipeline.web.app import create_app
+from pipeline.db import records as stored
+from pipeline.db.schema import events
+from pipeline.service.outbox import deliver_due
 from tests.conftest import ROOT
-from tests.web_kit import PASSWORD, build_world, copy_world, flag_fields
+from tests.web_kit import PASSWORD, app_for, build_world, copy_world, flag_fields
+
+# Chromium via Playwright; the world is read with the session's Tesseract (ctx).
+pytestmark = [pytest.mark.integration, pytest.mark.tesseract]
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(os.environ.get("BLANKETT_TEST_ARTIFACTS", ROOT / "test-artifacts"))
@@ -61,7 +64,7 @@ def server(tmp_path: Path, ctx) -> Iterator[tuple[str, object, object]]:
 
     world = build_world(tmp_path / "world", ctx)
     w, db = copy_world(world, tmp_path)
-    app = create_app(w.cfg, db)
+    app = app_for(w, db)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -86,8 +89,8 @@ def test_review_a_record_by_keyboard_only(browser, server):
     base, w, db = server
     flag_fields(db, w.review_key, ["fornamn", "efternamn", "postort", "datum"])
     with db.connect() as c:
-        fields = c.execute(select(records.c.fields).where(records.c.key == w.review_key)).scalar()
-    assert [n for n, f in fields.items() if f["needs_review"]] == FLAGGED
+        rec = stored.load(c, w.review_key)
+    assert rec is not None and [f.name for f in rec.fields if f.needs_review] == FLAGGED
 
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     keys = 0

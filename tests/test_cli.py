@@ -12,6 +12,8 @@ import pytest
 
 from tests.conftest import SAMPLES, TEMPLATES
 
+pytestmark = pytest.mark.integration  # every test runs blankett in a subprocess
+
 BLANKETT = [sys.executable, "-m", "pipeline.cli.main"]
 CONTRACT = {"file", "sha256", "status", "template", "pages", "fields", "issues"}
 FIELD_KEYS = {"value", "text", "confidence", "needs_review", "issues"}
@@ -38,6 +40,7 @@ def lines(out: str) -> list[dict]:
     return [json.loads(x) for x in out.splitlines() if x.strip()]
 
 
+@pytest.mark.tesseract
 @pytest.mark.slow
 def test_process_prints_the_contract_and_keeps_no_state(tmp_path: Path):
     cfg = write_config(tmp_path)
@@ -62,6 +65,7 @@ def test_process_prints_the_contract_and_keeps_no_state(tmp_path: Path):
     assert all(f.is_file() for f in files)  # nothing moved
 
 
+@pytest.mark.tesseract
 @pytest.mark.slow
 def test_a_failed_file_does_not_stop_the_others_and_exits_1(tmp_path: Path):
     cfg = write_config(tmp_path)
@@ -105,6 +109,7 @@ def test_template_schema_and_list(tmp_path: Path):
     assert "parkeringstillstand\tv1" in res.stdout
 
 
+@pytest.mark.tesseract
 @pytest.mark.slow
 def test_pytesseract_engine_reads_the_same_form(tmp_path: Path):
     cfg = write_config(tmp_path)
@@ -118,6 +123,7 @@ def test_pytesseract_engine_reads_the_same_form(tmp_path: Path):
     assert same >= 0.9 * len(slow["fields"])
 
 
+@pytest.mark.tesseract
 def test_status_records_and_retry_commands(tmp_path: Path, ctx):
     from pipeline.db.connect import open_state_db
     from tests.service_kit import Ledger, run_service, service_config

@@ -20,6 +20,9 @@ from pipeline.db.schema import documents
 from tests.conftest import SAMPLES
 from tests.service_kit import Ledger, service_config, wait_for, write_config
 
+# `blankett watch` subprocesses reading forms; db_urls also runs them on PostgreSQL.
+pytestmark = [pytest.mark.integration, pytest.mark.tesseract]
+
 PNG = (SAMPLES / "parkeringstillstand" / "scan-03-upside-down.png").read_bytes()
 JPG = (SAMPLES / "parkeringstillstand" / "scan-02.jpg").read_bytes()
 BLANKETT = str(Path(sys.executable).with_name("blankett"))

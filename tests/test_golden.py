@@ -33,6 +33,7 @@ def test_samples_are_present():
     assert len(SAMPLE_FILES) >= 7
 
 
+@pytest.mark.tesseract
 @pytest.mark.slow
 @pytest.mark.parametrize("path", SAMPLE_FILES, ids=lambda p: str(p.relative_to(SAMPLES)))
 def test_sample(ctx: Context, path: Path):
@@ -56,6 +57,7 @@ def test_sample(ctx: Context, path: Path):
             assert by_name[name].needs_review
 
 
+@pytest.mark.tesseract
 @pytest.mark.slow
 def test_generated_corpus_meets_the_accuracy_bar(ctx: Context, tmp_path: Path):
     files = generate_corpus(tmp_path, 3, seed=2024)
@@ -85,6 +87,7 @@ def test_committed_samples_and_templates_come_from_the_generator(tmp_path: Path)
             assert (committed / rel).read_bytes() == (ours / rel).read_bytes(), rel
 
 
+@pytest.mark.tesseract
 def test_stage_clock_times_every_stage(ctx: Context):
     from pipeline.run import StageClock
 

@@ -32,6 +32,7 @@ def as_page(img: np.ndarray, number: int = 1) -> Page:
     )
 
 
+@pytest.mark.tesseract
 @pytest.mark.parametrize("upside_down", [False, True])
 def test_identify_and_align_match_the_true_transform(ctx: Context, upside_down: bool):
     _, pages = scans(forskola(), 3, ScanStyle(upside_down=upside_down))
@@ -59,6 +60,7 @@ def test_identify_and_align_match_the_true_transform(ctx: Context, upside_down: 
         assert float(np.abs(err).max()) < 3.0
 
 
+@pytest.mark.tesseract
 def test_unknown_form_is_unidentified(ctx: Context):
     _, pages = scans(felanmalan(), 4, ScanStyle())
     page = as_page(pages[0][0])
@@ -69,6 +71,7 @@ def test_unknown_form_is_unidentified(ctx: Context):
     assert ident.score < ctx.cfg.identify.min_coverage
 
 
+@pytest.mark.tesseract
 def test_extract_reads_marks_text_and_drops_the_printed_form(ctx: Context, tmp_path):
     form = parkering()
     values, pages = scans(form, 5, ScanStyle())
@@ -92,6 +95,7 @@ def test_extract_reads_marks_text_and_drops_the_printed_form(ctx: Context, tmp_p
     assert crop is not None and crop.shape[0] > 100
 
 
+@pytest.mark.tesseract
 def test_blank_form_reads_nothing(ctx: Context, tmp_path):
     """A printed but unfilled form: labels, lines and comb ticks are not data."""
     form = forskola()
@@ -110,6 +114,7 @@ def test_blank_form_reads_nothing(ctx: Context, tmp_path):
         assert inked == []
 
 
+@pytest.mark.tesseract
 def test_sift_fallback_aligns_as_well(ctx: Context):
     """With the fallback forced, SIFT is tried and the better transform kept."""
     _, pages = scans(parkering(), 6, ScanStyle())

@@ -4,14 +4,19 @@ with a template an admin assigned."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from sqlalchemy import select
 
+from pipeline.db import records as stored
 from pipeline.db import state
 from pipeline.db.connect import open_state_db
-from pipeline.db.schema import deliveries, events, records
+from pipeline.db.schema import deliveries, events
 from pipeline.errors import StateError
+from pipeline.records import RecordStatus, StoredField, StoredRecord
 from pipeline.run import read_file
+from pipeline.service.review import edit_field
 from pipeline.stages.review import RECORD_ISSUES, Edit, apply_edit, check_value
 from pipeline.templates.load import read_spec
 from tests.conftest import SAMPLES, TEMPLATES
@@ -31,20 +36,26 @@ def db(db_urls: tuple[str, str]):
     eng.dispose()
 
 
-def _record(db, flagged: dict[str, object], issues: tuple[str, ...] = ()) -> str:
-    values = {
-        f.name: {"value": None, "text": "", "confidence": 0.99, "needs_review": False, "issues": []}
-        for f in SPEC.fields
-    }
-    values["galler_forare"]["value"] = True
-    for name, v in flagged.items():
-        values[name] = {
-            "value": v,
-            "text": "" if v is None else str(v),
-            "confidence": 0.4,
-            "needs_review": True,
-            "issues": ["low_confidence"],
-        }
+def _record(
+    db,
+    flagged: dict[str, object],
+    issues: tuple[str, ...] = (),
+    field_issues: dict[str, tuple[str, ...]] | None = None,
+) -> str:
+    """A record to review, made through the store as the service makes it."""
+    fields = []
+    for f in SPEC.fields:
+        value: object = True if f.name == "galler_forare" else None
+        if f.name in flagged:
+            v = flagged[f.name]
+            extra = (field_issues or {}).get(f.name, ())
+            fields.append(
+                StoredField(
+                    f.name, v, "" if v is None else str(v), 0.4, True, ("low_confidence", *extra)
+                )
+            )
+        else:
+            fields.append(StoredField(f.name, value, "", 0.99, False))  # type: ignore[arg-type]
     with db.begin() as conn:
         doc = state.create(
             conn,
@@ -62,31 +73,37 @@ def _record(db, flagged: dict[str, object], issues: tuple[str, ...] = ()) -> str
         )
         state.move(conn, "document", doc, "processing")
         state.move(conn, "document", doc, "processed")
-        state.create(
+        stored.insert(
             conn,
-            "record",
-            "needs_review",
-            {
-                "key": "ab:1",
-                "document_id": doc,
-                "template_id": SPEC.id,
-                "template_version": 1,
-                "pages": [1],
-                "fields": values,
-                "issues": list(issues),
-            },
+            StoredRecord(
+                key="ab:1",
+                document_id=int(doc),
+                status=RecordStatus.NEEDS_REVIEW,
+                template_id=SPEC.id,
+                template_version=1,
+                pages=(1,),
+                fields=tuple(fields),
+                issues=issues,
+            ),
         )
     return "ab:1"
 
 
 def _edit(db, edit: Edit, version: int):
-    with db.begin() as conn:
-        return apply_edit(conn, "ab:1", version, edit, SPEC, "olle", TARGETS)
+    return edit_field(db, "ab:1", version, edit, SPEC, "olle", TARGETS)
 
 
-def _row(db):
+def _row(db) -> StoredRecord:
     with db.connect() as conn:
-        return conn.execute(select(records).where(records.c.key == "ab:1")).one()
+        rec = stored.load(conn, "ab:1")
+    assert rec is not None
+    return rec
+
+
+def _value(db, name: str) -> StoredField:
+    f = _row(db).find(name)
+    assert f is not None
+    return f
 
 
 def test_marks_choices_and_types_are_checked_as_typed():
@@ -118,8 +135,8 @@ def test_fields_then_record_accepted_with_outbox_in_one_go(db):
     r = _edit(db, Edit(RECORD_ISSUES, None), r.version)
     assert r.accepted
     row = _row(db)
-    assert row.status == "accepted" and row.issues == []
-    assert row.fields["personnummer"]["value"] == "19420109-9639"
+    assert row.status == "accepted" and row.issues == ()
+    assert _value(db, "personnummer").value == "19420109-9639"
     with db.connect() as conn:
         outbox = (
             conn.execute(select(deliveries.c.target).order_by(deliveries.c.target)).scalars().all()
@@ -146,25 +163,46 @@ def test_an_override_keeps_the_value_and_its_reason(db):
         db, Edit("personnummer", None, override="written so by the applicant"), _row(db).version
     )
     assert r.accepted
-    f = _row(db).fields["personnummer"]
-    assert f["overridden"] == ["personnummer_checksum"]
-    assert f["override_reason"] == "written so by the applicant" and f["reviewed_by"] == "olle"
+    f = _value(db, "personnummer")
+    assert f.overridden == ("personnummer_checksum",)
+    assert f.override_reason == "written so by the applicant" and f.reviewed_by == "olle"
 
 
 def test_a_fixed_group_clears_its_issue_on_the_other_fields(db):
-    _record(db, {"galler_forare": True, "galler_passagerare": True})
-    with db.begin() as conn:  # as validate would have flagged them
-        row = conn.execute(select(records).where(records.c.key == "ab:1")).one()
-        fields = dict(row.fields)
-        for n in ("galler_forare", "galler_passagerare"):
-            fields[n] = {**fields[n], "issues": ["group_several_marked"]}
-        conn.execute(records.update().values(fields=fields))
+    several = ("group_several_marked",)  # as validate flags them
+    _record(
+        db,
+        {"galler_forare": True, "galler_passagerare": True},
+        field_issues={"galler_forare": several, "galler_passagerare": several},
+    )
     r = _edit(db, Edit("galler_passagerare", ""), _row(db).version)
     assert not r.accepted and not r.refused
-    other = _row(db).fields["galler_forare"]
-    assert other["issues"] == [] and other["needs_review"]  # still to be looked at
+    other = _value(db, "galler_forare")
+    assert "group_several_marked" not in other.issues and other.needs_review  # still to see
 
 
+def test_the_review_stage_is_pure_and_leaves_its_input_alone():
+    rec = StoredRecord(
+        "k:1",
+        1,
+        RecordStatus.NEEDS_REVIEW,
+        SPEC.id,
+        1,
+        (1,),
+        tuple(StoredField(f.name, None, "", 0.4, f.name == "fornamn") for f in SPEC.fields),
+    )
+    now = dt.datetime(2026, 12, 2, tzinfo=dt.UTC)
+    out = apply_edit(rec, Edit("fornamn", "Åsa"), SPEC, "olle", now)
+    assert rec.find("fornamn").value is None  # frozen input, new record out
+    new = out.record.find("fornamn")
+    assert new.value == "Åsa" and new.reviewed_by == "olle" and new.reviewed_at == now
+    assert [e.action for e in out.events] == ["corrected"] and out.done
+    refused = apply_edit(rec, Edit("personnummer", "19420109-9632"), SPEC, "olle", now)
+    assert refused.refused == ("personnummer_checksum",)
+    assert refused.record is rec and refused.events == () and not refused.done
+
+
+@pytest.mark.tesseract
 def test_an_assigned_template_is_the_only_one_tried(ctx):
     png = SAMPLES / "parkeringstillstand" / "scan-03-upside-down.png"
     (rec,) = read_file(png, ctx, hint="parkeringstillstand")

@@ -8,7 +8,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pipeline import rules
+from pipeline import errors, rules
+from pipeline.errors import BlankettError, Reason
+from pipeline.fieldtypes import FIELD_TYPES
+from pipeline.issues import ISSUE_TEXT, IssueCode
 from pipeline.rules import check_group, check_rule, check_type, luhn_digit, luhn_ok
 
 dates = st.dates(min_value=dt.date(1900, 1, 1), max_value=dt.date(2025, 12, 31))
@@ -125,21 +128,39 @@ def test_groups():
 
 
 def test_every_issue_code_has_words():
-    produced = {
-        "required_missing",
-        "personnummer_checksum",
-        "postnummer_invalid",
-        "date_invalid",
-        "group_none_marked",
-        "group_several_marked",
-        "low_confidence",
-        "ink_not_read",
-        "poor_alignment",
-        "missing_pages",
-        "page_unidentified",
-        "all_pages_blank",
-        "several_options_marked",
-        "regex_mismatch",
-        "date_in_future",
+    assert set(ISSUE_TEXT) == set(IssueCode)
+    assert rules.ISSUE_TEXT is ISSUE_TEXT
+    # A code read back from storage is a plain string: it looks up all the same.
+    assert ISSUE_TEXT["low_confidence"] == ISSUE_TEXT[IssueCode.LOW_CONFIDENCE]
+
+
+def test_stored_codes_keep_their_strings():
+    """Databases and delivered JSON hold these strings: renaming one breaks them."""
+    assert {c.value for c in IssueCode} == {
+        *("required_missing not_a_number date_invalid date_in_future personnummer_format".split()),
+        *("personnummer_date personnummer_checksum organisationsnummer_format".split()),
+        *("organisationsnummer_checksum postnummer_invalid email_invalid phone_invalid".split()),
+        *("bankgiro_invalid plusgiro_invalid regex_mismatch below_min above_max".split()),
+        *("too_short too_long value_not_allowed group_none_marked group_several_marked".split()),
+        *("low_confidence ink_not_read ambiguous_mark several_options_marked".split()),
+        *("poor_alignment missing_pages version_uncertain page_unidentified".split()),
+        *("all_pages_blank not_a_mark template_assigned".split()),
     }
-    assert produced <= set(rules.ISSUE_TEXT)
+    assert {r.value for r in Reason} == {
+        *("error internal_error config_invalid template_invalid input_invalid".split()),
+        *("file_not_found empty_file unsupported_format truncated_file corrupt_file".split()),
+        *("encrypted_pdf too_large ocr_engine_failed worker_crashed store_failed".split()),
+        *("invalid_transition delivery_failed target_unknown target_unavailable".split()),
+        "target_rejected",
+    }
+    raised = [
+        k for k in vars(errors).values() if isinstance(k, type) and issubclass(k, BlankettError)
+    ]
+    assert len(raised) > 10 and all(isinstance(k.code, Reason) for k in raised)
+
+
+def test_every_type_but_marks_is_normalized():
+    for name, kind in FIELD_TYPES.items():
+        assert (kind.normalizer is None) == kind.is_mark, name
+    assert check_type("barcode", " ab  c ").value == "ab c"  # the text normalizer
+    assert check_type("checkbox", "X").value == "X"  # marks pass through

@@ -12,14 +12,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, text
 
-from pipeline.compose import build_originals, build_targets
-from pipeline.context import Context, open_context
+from pipeline.compose import build_originals, build_targets, open_context
+from pipeline.context import Context
 from pipeline.db.connect import open_state_db
 from pipeline.db.schema import deliveries, documents, events, records
 from pipeline.errors import ConfigError, StateError
 from pipeline.service.loop import Service
 from pipeline.service.ops import retry_delivery, retry_document, status_summary
-from pipeline.stages.deliver import deliver_due
+from pipeline.service.outbox import deliver_due
 from tests.conftest import SAMPLES
 from tests.inputs import encrypted_pdf, png_header_only
 from tests.service_kit import (
@@ -30,6 +30,9 @@ from tests.service_kit import (
     start_service,
     wait_for,
 )
+
+# every test here runs the service with the real recognition context
+pytestmark = pytest.mark.tesseract
 
 PNG = (SAMPLES / "parkeringstillstand" / "scan-03-upside-down.png").read_bytes()
 PDF = (SAMPLES / "parkeringstillstand" / "scan-01.pdf").read_bytes()

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 import yaml
 
 from pipeline.errors import TemplateError
+from pipeline.fieldtypes import FIELD_TYPES, MARK_TYPES
 from pipeline.templates.load import load_template, load_templates, read_spec
-from pipeline.templates.schema import TemplateSpec
+from pipeline.templates.schema import FieldType, TemplateSpec
 from tests.conftest import TEMPLATES
 
 
@@ -110,3 +111,11 @@ def test_json_schema_is_exported():
     json.dumps(schema)
     assert "fields" in schema["properties"]
     assert "FieldSpec" in schema["$defs"]
+
+
+def test_field_type_literal_and_table_name_the_same_types():
+    assert set(get_args(FieldType)) == set(FIELD_TYPES)
+    assert all(name == kind.name for name, kind in FIELD_TYPES.items())
+    assert sorted(MARK_TYPES) == ["checkbox", "choice", "signature"]
+    schema = TemplateSpec.model_json_schema()
+    assert set(schema["$defs"]["FieldSpec"]["properties"]["type"]["enum"]) == set(FIELD_TYPES)

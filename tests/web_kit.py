@@ -6,17 +6,19 @@ from __future__ import annotations
 
 import re
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from pipeline.compose import open_context
 from pipeline.config import Config
+from pipeline.db import records as stored
 from pipeline.db.connect import open_state_db
 from pipeline.db.schema import documents, records
+from pipeline.records import RecordStatus
 from tests.conftest import SAMPLES
 from tests.service_kit import Ledger, run_service, service_config
 
@@ -34,7 +36,7 @@ class World:
 
 
 def build_world(root: Path, ctx: Any) -> World:
-    from pipeline.web.auth import add_user
+    from pipeline.service.accounts import add_user
 
     cfg = service_config(root)
     ledger = Ledger(cfg.service.inbox[0])
@@ -81,25 +83,30 @@ def copy_world(w: World, to: Path) -> tuple[World, Engine]:
 
 
 def flag_fields(db: Engine, key: str, names: list[str]) -> None:
-    """Mark fields of a record as needing review (low confidence), as if the machine had
-    been unsure of them; the record goes back to the review queue."""
+    """Mark fields of a record in review as needing it (low confidence), as if the machine
+    had been unsure of them; saved through the store like any change."""
     with db.begin() as c:
-        fields = dict(c.execute(select(records.c.fields).where(records.c.key == key)).scalar())
-        for n in names:
-            fields[n] = {
-                **fields[n],
-                "needs_review": True,
-                "issues": ["low_confidence"],
-                "confidence": 0.55,
-            }
-        c.execute(
-            update(records)
-            .where(records.c.key == key)
-            .values(fields=fields, status="needs_review", issues=[])
+        rec = stored.load(c, key)
+        assert rec is not None and rec.status is RecordStatus.NEEDS_REVIEW
+        fields = tuple(
+            replace(f, needs_review=True, issues=("low_confidence",), confidence=0.55)
+            if f.name in names
+            else f
+            for f in rec.fields
         )
+        stored.save(c, replace(rec, fields=fields, issues=()))
 
 
 def csrf_of(html: str) -> str:
     m = CSRF.search(html)
     assert m, "no CSRF token on the page"
     return m.group(1)
+
+
+def app_for(w: World, db: Engine):  # type: ignore[no-untyped-def]
+    """The review app of a world, built as ``blankett serve`` builds it."""
+    from pipeline.compose import build_originals
+    from pipeline.templates.load import load_specs
+    from pipeline.web.app import create_app
+
+    return create_app(w.cfg, db, load_specs(w.cfg.templates_dir), build_originals(w.cfg))

@@ -24,6 +24,7 @@ from pipeline import failpoints
 from pipeline.errors import TargetRejected, TargetUnavailable
 from pipeline.fsutil import atomic_copy, atomic_write, fsync_dir, sha256_of, tmp_name
 from pipeline.ports import Parcel
+from pipeline.records import StoredField
 
 DONE = "DONE"
 MANIFEST = "manifest.sha256"
@@ -51,9 +52,9 @@ class FolderTarget:
         self.root = root
 
     def send(self, parcel: Parcel) -> None:
-        rec = parcel.record["record"]
-        form = rec["template"]["id"] or "unidentified"
-        final = self.root / form / record_folder_name(rec["key"])
+        rec = parcel.record
+        form = rec.template_id or "unidentified"
+        final = self.root / form / record_folder_name(rec.key)
         try:
             if (final / DONE).is_file():
                 return
@@ -79,9 +80,9 @@ class FolderTarget:
             failpoints.hit("export.write")
             files = {
                 "record.json": (
-                    json.dumps(parcel.record, indent=2, ensure_ascii=False) + "\n"
+                    json.dumps(parcel.payload, indent=2, ensure_ascii=False) + "\n"
                 ).encode("utf-8"),
-                "fields.csv": _fields_csv(parcel.record["record"]["fields"]),
+                "fields.csv": _fields_csv(parcel.record.fields),
             }
             sums = {}
             for name, data in files.items():
@@ -115,13 +116,12 @@ class FolderTarget:
         pass
 
 
-def _fields_csv(fields: dict[str, dict[str, object]]) -> bytes:
+def _fields_csv(fields: tuple[StoredField, ...]) -> bytes:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["name", "value", "confidence"])
-    for name, f in fields.items():
-        value = f["value"]
-        w.writerow([name, "" if value is None else value, f["confidence"]])
+    for f in fields:
+        w.writerow([f.name, "" if f.value is None else f.value, round(f.confidence, 3)])
     return buf.getvalue().encode("utf-8")
 
 

@@ -8,6 +8,7 @@ target creates its tables when they are missing (it owns nothing else in that da
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 from sqlalchemy import (
@@ -26,7 +27,6 @@ from sqlalchemy import (
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
 
 from pipeline.db.connect import engine_for
-from pipeline.db.state import now
 from pipeline.errors import StoreError, TargetRejected, TargetUnavailable
 from pipeline.ports import Parcel
 
@@ -69,8 +69,7 @@ class SqlCaseTarget:
         self._ready = False
 
     def send(self, parcel: Parcel) -> None:
-        rec = parcel.record["record"]
-        doc = parcel.record["document"]
+        rec, doc = parcel.record, parcel.document
         try:
             self._ensure_tables()
             with self._engine.begin() as conn:
@@ -84,24 +83,24 @@ class SqlCaseTarget:
                 conn.execute(
                     insert(cases).values(
                         idempotency_key=parcel.idempotency_key,
-                        record_key=rec["key"],
-                        form_id=rec["template"]["id"],
-                        form_version=rec["template"]["version"],
-                        source=doc["source"],
-                        document_sha256=doc["sha256"],
-                        schema_version=parcel.record["schema_version"],
-                        record=json.dumps(parcel.record, ensure_ascii=False),
-                        delivered_at=now(),
+                        record_key=rec.key,
+                        form_id=rec.template_id,
+                        form_version=rec.template_version,
+                        source=doc.source,
+                        document_sha256=doc.sha256,
+                        schema_version=parcel.payload["schema_version"],
+                        record=json.dumps(parcel.payload, ensure_ascii=False),
+                        delivered_at=dt.datetime.now(dt.UTC),
                     )
                 )
                 rows = [
                     {
                         "idempotency_key": parcel.idempotency_key,
-                        "name": name,
-                        "value": None if f["value"] is None else str(f["value"]),
-                        "confidence": f["confidence"],
+                        "name": f.name,
+                        "value": None if f.value is None else str(f.value),
+                        "confidence": round(f.confidence, 3),
                     }
-                    for name, f in rec["fields"].items()
+                    for f in rec.fields
                 ]
                 if rows:
                     conn.execute(insert(case_fields), rows)

@@ -16,6 +16,7 @@ import typer
 
 from pipeline.cli.common import ConfigOpt, EngineChoice, load_cli_config, setup_logging
 from pipeline.cli.service import service_app
+from pipeline.config import with_engine
 from pipeline.errors import BlankettError, ConfigError, TemplateError
 
 app = typer.Typer(
@@ -66,7 +67,7 @@ def process(
     setup_logging(verbose)
     cfg = load_cli_config(config)
     if engine is not None:
-        cfg = cfg.model_copy(update={"ocr": cfg.ocr.model_copy(update={"kind": engine.value})})
+        cfg = with_engine(cfg, engine.value)
     targets = _expand(files)
     if not targets:
         typer.echo("blankett: no PDF, TIFF, PNG or JPEG files found", err=True)
@@ -117,7 +118,7 @@ def evaluate(
     setup_logging(False)
     cfg = load_cli_config(config)
     if engine is not None:
-        cfg = cfg.model_copy(update={"ocr": cfg.ocr.model_copy(update={"kind": engine.value})})
+        cfg = with_engine(cfg, engine.value)
     targets = [p for p in _expand(paths) if expected_for(p) is not None]
     if not targets:
         typer.echo("blankett: no samples with expected values found", err=True)

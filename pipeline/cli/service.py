@@ -28,10 +28,11 @@ service_app.add_typer(db_app, name="db")
 
 @contextmanager
 def _state_db(cfg: Config) -> Iterator[Engine]:
+    from pipeline.config import state_database_url
     from pipeline.db.connect import open_state_db
 
     try:
-        db = open_state_db(cfg.database_url)
+        db = open_state_db(state_database_url(cfg))
     except BlankettError as exc:
         typer.echo(f"blankett: {exc}", err=True)
         raise typer.Exit(2) from None
@@ -155,27 +156,27 @@ def records(
     cfg = load_cli_config(config)
     with _state_db(cfg) as db:
         rows = list_records(db, None if "all" in wanted else wanted, limit)
-    for r in rows:
+    for r, doc in rows:
         if as_json:
             out: dict[str, Any] = {
                 "key": r.key,
                 "document": r.document_id,
-                "source": r.source,
+                "source": doc.source,
                 "status": r.status,
                 "template": {"id": r.template_id, "version": r.template_version},
-                "fields": {
-                    k: {x: y for x, y in v.items() if x != "crop"} for k, v in r.fields.items()
-                },
-                "issues": r.issues,
-                "created_at": r.created_at.isoformat(),
+                "fields": {f.name: f.to_json() for f in r.fields},
+                "issues": list(r.issues),
+                "created_at": r.created_at.isoformat() if r.created_at else None,
                 "delivered_at": r.delivered_at.isoformat() if r.delivered_at else None,
             }
             typer.echo(json.dumps(out, ensure_ascii=False))
         else:
-            when = (r.delivered_at or r.created_at).strftime("%Y-%m-%d %H:%M")
+            when = r.delivered_at or r.created_at
+            stamp = when.strftime("%Y-%m-%d %H:%M") if when else "-"
+            flagged = sum(1 for f in r.fields if f.needs_review)
             typer.echo(
                 f"{short_key(r.key):<16} doc {r.document_id:<6} {r.status:<12} "
-                f"{(r.template_id or '-'):<22} {r.flagged:>2} flagged  {when}  {r.source}"
+                f"{(r.template_id or '-'):<22} {flagged:>2} flagged  {stamp}  {doc.source}"
             )
     if not rows and not as_json:
         typer.echo(f"no records with status {', '.join(wanted)}", err=True)
@@ -252,7 +253,7 @@ def user_add(
     config: ConfigOpt = None,
 ) -> None:
     """Create a local account for the review UI (the password is stored as an argon2 hash)."""
-    from pipeline.web.auth import add_user
+    from pipeline.service.accounts import add_user
 
     cfg = load_cli_config(config)
     with _state_db(cfg) as db:
@@ -271,7 +272,7 @@ def user_passwd(
     config: ConfigOpt = None,
 ) -> None:
     """Set a new password (and sign the user out everywhere)."""
-    from pipeline.web.auth import set_password
+    from pipeline.service.accounts import set_password
 
     cfg = load_cli_config(config)
     with _state_db(cfg) as db:
@@ -295,8 +296,10 @@ def serve(
 
     import uvicorn
 
+    from pipeline.compose import build_originals
+    from pipeline.service.accounts import add_user, has_users
+    from pipeline.templates.load import load_specs
     from pipeline.web.app import create_app
-    from pipeline.web.auth import add_user, has_users
 
     setup_service_logging(quiet=False, json_lines=False)
     cfg = load_cli_config(config)
@@ -309,7 +312,7 @@ def serve(
                 "  (change it: blankett user passwd admin; add people: blankett user add NAME)",
                 err=True,
             )
-        app = create_app(cfg, db)
+        app = create_app(cfg, db, load_specs(cfg.templates_dir), build_originals(cfg))
         h, p = host or cfg.web.host, port or cfg.web.port
         typer.echo(f"review UI on http://{h}:{p}/", err=True)
         uvicorn.run(app, host=h, port=p, log_level="warning", access_log=False)

@@ -11,6 +11,7 @@ not allowed, or that lost a race, raises ``StateError``; nothing is half-changed
                 processed -> received              (a template assigned to an unidentified one)
                 new rows: received | duplicate | quarantined
     records:    needs_review -> accepted -> delivered;  unidentified
+                (the lifecycle: ``pipeline.records.RecordStatus``)
     deliveries: pending -> delivered | failed;  pending -> pending (retry later);
                 failed -> pending (blankett retry --delivery)
 """
@@ -27,6 +28,7 @@ from sqlalchemy.engine import Connection
 
 from pipeline.db.schema import deliveries, documents, events, records
 from pipeline.errors import StateError
+from pipeline.records import RecordStatus
 
 
 class DocStatus(StrEnum):
@@ -36,13 +38,6 @@ class DocStatus(StrEnum):
     FAILED = "failed"
     QUARANTINED = "quarantined"
     DUPLICATE = "duplicate"
-
-
-class RecordStatus(StrEnum):
-    NEEDS_REVIEW = "needs_review"
-    ACCEPTED = "accepted"
-    DELIVERED = "delivered"
-    UNIDENTIFIED = "unidentified"
 
 
 class DeliveryStatus(StrEnum):

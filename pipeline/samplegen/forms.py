@@ -59,7 +59,7 @@ class FormDef:
 
 
 @dataclass
-class _PageBuilder:
+class PageBuilder:
     fields: list[FieldDef] = field(default_factory=list)
     texts: list[TextDef] = field(default_factory=list)
     rules: list[tuple[float, float, float, float]] = field(default_factory=list)
@@ -163,7 +163,7 @@ ORG = "Exempelby kommun"
 def parkering() -> FormDef:
     """One page: parking permit for people with reduced mobility."""
     title = "Ansökan om parkeringstillstånd för rörelsehindrad"
-    b = _PageBuilder()
+    b = PageBuilder()
     b.header(ORG, title, "SBF 1042", 1, 1)
     b.note(
         "Fyll i blanketten med tydlig text. Skicka den till kommunen tillsammans med",
@@ -224,7 +224,7 @@ def parkering() -> FormDef:
 def forskola() -> FormDef:
     """Two pages: application for a preschool place; comb boxes for the child's number."""
     title = "Ansökan om plats i förskola"
-    p1 = _PageBuilder()
+    p1 = PageBuilder()
     p1.header(ORG, title, "BUF 2210", 1, 2)
     p1.note("Ansökan ska vara kommunen tillhanda senast fyra månader före önskat startdatum.")
     p1.section("1. Barnet")
@@ -267,7 +267,7 @@ def forskola() -> FormDef:
         ("bankgiro", "bankgiro", "Bankgiro för återbetalning", 1),
     )
 
-    p2 = _PageBuilder()
+    p2 = PageBuilder()
     p2.header(ORG, title, "BUF 2210", 2, 2)
     p2.section("4. Omfattning")
     p2.checks(
@@ -324,7 +324,7 @@ def forskola() -> FormDef:
 def felanmalan() -> FormDef:
     """A form with no template: its pages must come out unidentified."""
     title = "Felanmälan gata och park"
-    b = _PageBuilder()
+    b = PageBuilder()
     b.header("Annanstad kommun", title, "TK 77", 1, 1)
     b.note("Anmäl fel på gator, belysning, lekplatser och parker. Akuta fel: ring 0771-00 00 00.")
     b.section("Var finns felet?")
@@ -339,97 +339,3 @@ def felanmalan() -> FormDef:
 def all_forms() -> tuple[FormDef, ...]:
     """The forms that get templates."""
     return (parkering(), forskola())
-
-
-_WORDS = [
-    "Ansökan",
-    "Anmälan",
-    "Intyg",
-    "Begäran",
-    "Ändring",
-    "Uppsägning",
-    "Redovisning",
-    "Bidrag",
-    "Tillstånd",
-    "Bygglov",
-    "Avfall",
-    "Hemtjänst",
-    "Färdtjänst",
-    "Skolskjuts",
-    "Borgerlig",
-    "vigsel",
-    "Serveringstillstånd",
-    "Miljö",
-    "Livsmedel",
-    "Parkering",
-    "Bostadsanpassning",
-    "Ekonomiskt",
-    "bistånd",
-    "Kulturstöd",
-]
-_LABELS = [
-    "Namn",
-    "Adress",
-    "Postnummer",
-    "Ort",
-    "Telefon",
-    "E-post",
-    "Personnummer",
-    "Datum",
-    "Belopp",
-    "Fastighet",
-    "Organisationsnummer",
-    "Kontaktperson",
-    "Beskrivning",
-    "Ärende",
-    "Kommentar",
-    "Underskrift",
-    "Bankgiro",
-    "Plusgiro",
-    "Antal",
-    "Period",
-    "Skola",
-    "Klass",
-    "Avdelning",
-    "Handläggare",
-]
-
-
-def random_form(seed: int, form_id: str | None = None) -> FormDef:
-    """A plausible one-page municipal form with a random layout: for scaling tests and
-    benchmarks that need many templates of the same family."""
-    import random
-
-    rng = random.Random(seed)
-    title = f"{rng.choice(_WORDS)} om {rng.choice(_WORDS).lower()} {seed}"
-    code = f"X {1000 + seed}"
-    b = _PageBuilder()
-    b.header(ORG, title, code, 1, 1)
-    b.note(
-        *[
-            " ".join(rng.choice(_LABELS).lower() for _ in range(rng.randint(8, 14)))
-            for _ in range(rng.randint(1, 3))
-        ]
-    )
-    n = 0
-    while b.y < PAGE_H - 160:
-        b.section(f"{len(b.texts)}. {rng.choice(_WORDS)}")
-        for _ in range(rng.randint(1, 3)):
-            kind = rng.random()
-            if kind < 0.2:
-                b.checks(
-                    *[(f"c{n}_{i}", rng.choice(_LABELS)) for i in range(rng.randint(2, 4))],
-                    per_row=rng.randint(2, 4),
-                )
-            else:
-                cells = [
-                    (f"f{n}_{i}", "text", rng.choice(_LABELS), rng.randint(1, 3))
-                    for i in range(rng.randint(1, 3))
-                ]
-                b.row(*cells, h=rng.choice([BOX_H, BOX_H, 44.0]))
-            n += 1
-            if b.y > PAGE_H - 160:
-                break
-    return FormDef(
-        id=form_id or f"slump-{seed}", title=title, code=code, version=1, pages=(b.page(),)
-    )

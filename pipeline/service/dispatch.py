@@ -18,6 +18,7 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from pipeline.config import Config
+from pipeline.errors import Reason
 from pipeline.ports import Crashed, Job, Outcome
 from pipeline.service import worker
 
@@ -76,7 +77,7 @@ class LocalPool:
                 out.append(
                     Outcome(
                         job.document_id,
-                        error_code="internal_error",
+                        error_code=Reason.INTERNAL_ERROR,
                         error_message=f"the worker could not run it: {type(exc).__name__}",
                     )
                 )

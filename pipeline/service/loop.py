@@ -1,10 +1,11 @@
-"""The drop-folder service (``blankett watch``): inbox -> intake -> workers -> records ->
-outbox -> case targets, in one loop that owns all writes to the state database.
+"""The drop-folder service (``blankett watch``): inbox -> intake -> workers -> records,
+in one loop thread that owns intake and outcome writes; deliveries run beside it.
 
 The loop wakes on file events, finished work or its poll timer. Each turn it (1) takes
-the inbox files that are ready (``pipeline.service.watch``, ``pipeline.service.intake``), (2) hands
-received documents to the dispatcher, (3) writes finished outcomes
-(``pipeline.service.results``) and (4) drains due deliveries (``stages.deliver``).
+the inbox files that are ready (``service.watch``, ``service.intake``), (2) hands received
+documents to the dispatcher and (3) writes finished outcomes (``service.results``). The
+outbox's own thread (``service.outbox.Courier``) delivers, so a slow case system never
+stalls intake.
 
 Crash safety: at start-up documents left ``processing`` go back to ``received``. A worker
 crash sends its documents back too, marked as suspects; suspects then run one at a time,
@@ -27,20 +28,21 @@ from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any
 
-from sqlalchemy import Table, func, select
+from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from pipeline.config import Config
 from pipeline.db import state
-from pipeline.db.schema import deliveries, documents, records
-from pipeline.db.state import DocStatus, RecordStatus
-from pipeline.errors import BlankettError, ConfigError
+from pipeline.db.schema import documents
+from pipeline.db.state import DocStatus
+from pipeline.errors import BlankettError, Reason
 from pipeline.ports import CaseTarget, Crashed, Dispatcher, Job, OriginalStore, Outcome
 from pipeline.service.intake import take
+from pipeline.service.ops import progress_counts
+from pipeline.service.outbox import Courier
 from pipeline.service.results import record_outcome
-from pipeline.service.watch import EventWatcher, Inbox
-from pipeline.stages.deliver import deliver_due, next_due
+from pipeline.service.watch import EventWatcher, Inbox, check_layout
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +87,7 @@ class Service:
             else None
         )
         self.tally = Tally()
+        self.courier = Courier(db, targets, originals, cfg.delivery, on_delivered=self.wake.set)
         self.stopping = False
         self._signals = 0
         self._old_handlers: dict[int, Any] = {}
@@ -105,16 +108,15 @@ class Service:
         self._install_signals()
         if self.watcher is not None:
             self.watcher.start()
+        self.courier.start()
         log.info(
-            "watching %s (poll every %.1f s%s); %d workers; targets: %s",
+            "watching %s (poll every %.1f s%s); %d workers; targets: %s. `blankett status` "
+            "shows where everything is; Ctrl-C stops after the documents in hand",
             ", ".join(str(p) for p in self.cfg.service.inbox),
             self.cfg.service.poll_seconds,
             ", file events" if self.watcher else ", polling only",
             self.dispatcher.workers,
             ", ".join(self.targets) or "none",
-        )
-        log.info(
-            "`blankett status` shows where everything is; Ctrl-C stops after the documents in hand"
         )
         backoff = 0.0
         try:
@@ -149,7 +151,7 @@ class Service:
             self._next_poll = now + self.cfg.service.poll_seconds
         self._collect()
         self._dispatch()
-        self._deliver()
+        self.tally.delivered = self.courier.delivered
         self._progress(now)
 
     def _stop(self) -> None:
@@ -173,16 +175,13 @@ class Service:
                 self._unwritten.clear()
                 break
         self.dispatcher.close()
+        self.courier.stop()
+        self.tally.delivered = self.courier.delivered
         for target in self.targets.values():
             target.close()
         t = self.tally
-        log.info(
-            "stopped: %d files taken, %d documents processed (%d pages), %d deliveries",
-            t.taken,
-            t.processed,
-            t.pages,
-            t.delivered,
-        )
+        done = (t.taken, t.processed, t.pages, t.delivered)
+        log.info("stopped: %d files taken, %d documents processed (%d pages), %d deliveries", *done)
 
     def _install_signals(self) -> None:
         if threading.current_thread() is not threading.main_thread():
@@ -274,9 +273,9 @@ class Service:
                         "document",
                         row.id,
                         DocStatus.FAILED,
-                        reason="worker_crashed",
+                        reason=Reason.WORKER_CRASHED,
                         values={
-                            "reason": "worker_crashed",
+                            "reason": Reason.WORKER_CRASHED,
                             "message": f"the worker died on it {row.attempts} "
                             "times (killed, out of memory or a crash)",
                         },
@@ -314,6 +313,7 @@ class Service:
             self._write(res)  # a database error propagates with res still queued
             self._unwritten.pop(0)
             self._running.discard(res.document_id)
+            self.courier.poke()  # the outcome may have accepted records
 
     def _write(self, res: Outcome | Crashed) -> None:
         if isinstance(res, Crashed):
@@ -321,7 +321,11 @@ class Service:
             self.suspects.add(res.document_id)
             with self.db.begin() as conn:
                 state.move(
-                    conn, "document", res.document_id, DocStatus.RECEIVED, reason="worker_crashed"
+                    conn,
+                    "document",
+                    res.document_id,
+                    DocStatus.RECEIVED,
+                    reason=Reason.WORKER_CRASHED,
                 )
             return
         try:
@@ -343,23 +347,10 @@ class Service:
         self.tally.processed += 1
         self.tally.pages += sum(len(r.pages) for r in res.records)
 
-    def _deliver(self) -> None:
-        if not self.targets:
-            return
-        due = next_due(self.db)
-        if due is None or due > state.now():
-            return
-        run = deliver_due(self.db, self.targets, self.originals, self.cfg.delivery)
-        self.tally.delivered += run.delivered
-
     # -- waiting and reporting ---------------------------------------------------------
 
     def _sleep(self) -> float:
-        until_poll = max(0.0, self._next_poll - time.monotonic())
-        due = next_due(self.db) if self.targets else None
-        if due is not None:
-            until_poll = min(until_poll, max(0.0, (due - state.now()).total_seconds()))
-        return min(until_poll, 5.0)
+        return min(max(0.0, self._next_poll - time.monotonic()), 5.0)
 
     def _idle(self) -> bool:
         if (
@@ -376,7 +367,7 @@ class Service:
         if queued:
             return False
         # Deliveries waiting out a back-off count as work: they end delivered or failed.
-        return not self.targets or next_due(self.db) is None
+        return self.courier.idle()
 
     def _progress(self, now: float) -> None:
         if now < self._next_progress:
@@ -389,33 +380,16 @@ class Service:
             return  # nothing happened since the last line: stay quiet
         pages = t.pages - self._last_progress[2]
         self._last_progress = (now, snapshot, t.pages)
+        counts = progress_counts(self.db)
         log.info(
             "progress: inbox %d, queued %d, running %d, done %d (%.2f pages/s), "
             "needs review %d, delivered %d, deliveries pending %d",
             self.inbox.waiting(),
-            self._count(documents, DocStatus.RECEIVED),
+            counts["queued"],
             self.dispatcher.in_flight(),
             t.processed,
             pages / window if window > 0 else 0.0,
-            self._count(records, RecordStatus.NEEDS_REVIEW),
-            self._count(records, RecordStatus.DELIVERED),
-            self._count(deliveries, "pending"),
+            counts["needs_review"],
+            counts["delivered"],
+            counts["pending_deliveries"],
         )
-
-    def _count(self, table: Table, status: str) -> int:
-        with self.db.connect() as conn:
-            return int(
-                conn.execute(
-                    select(func.count()).select_from(table).where(table.c.status == status)
-                ).scalar_one()
-            )
-
-
-def check_layout(cfg: Config) -> None:
-    """The service's own folders must not lie inside an inbox (it would ingest them)."""
-    own = {"quarantine": cfg.service.quarantine, "data_dir": cfg.data_dir}
-    own.update({f"target {t.name}": t.path for t in cfg.delivery.targets if t.path})
-    for inbox in cfg.service.inbox:
-        for what, path in own.items():
-            if path == inbox or path.is_relative_to(inbox):
-                raise ConfigError(f"{what} ({path}) lies inside the inbox {inbox}")

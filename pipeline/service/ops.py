@@ -16,11 +16,13 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
 from pipeline.config import Config
+from pipeline.db import records as stored
 from pipeline.db import state
 from pipeline.db.schema import deliveries, documents, events, records
 from pipeline.db.state import DeliveryStatus, DocStatus
 from pipeline.errors import StateError
 from pipeline.ports import OriginalStore
+from pipeline.records import RecordStatus, StoredDocument, StoredRecord
 from pipeline.service.intake import SUFFIX_FOR_KIND, stored_document
 from pipeline.service.quarantine import release
 from pipeline.service.watch import inbox_file_count
@@ -132,48 +134,12 @@ def status_summary(db: Engine, cfg: Config) -> dict[str, Any]:
         }
 
 
-@dataclass(frozen=True)
-class RecordRow:
-    key: str
-    document_id: int
-    source: str
-    status: str
-    template_id: str | None
-    template_version: int | None
-    flagged: int
-    created_at: dt.datetime
-    delivered_at: dt.datetime | None
-    fields: dict[str, Any]
-    issues: list[str]
-
-
-def list_records(db: Engine, statuses: tuple[str, ...] | None, limit: int) -> list[RecordRow]:
-    q = (
-        select(records, documents.c.source)
-        .join(documents, documents.c.id == records.c.document_id)
-        .order_by(records.c.created_at.desc(), records.c.key)
-        .limit(limit)
-    )
-    if statuses:
-        q = q.where(records.c.status.in_(statuses))
+def list_records(
+    db: Engine, statuses: tuple[str, ...] | None, limit: int
+) -> list[tuple[StoredRecord, StoredDocument]]:
+    """Records with their documents, newest first."""
     with db.connect() as conn:
-        rows = conn.execute(q).all()
-    return [
-        RecordRow(
-            key=r.key,
-            document_id=r.document_id,
-            source=r.source,
-            status=r.status,
-            template_id=r.template_id,
-            template_version=r.template_version,
-            flagged=sum(1 for f in r.fields.values() if f.get("needs_review")),
-            created_at=state.utc(r.created_at),
-            delivered_at=state.utc(r.delivered_at),
-            fields=r.fields,
-            issues=list(r.issues),
-        )
-        for r in rows
-    ]
+        return stored.listed(conn, statuses, oldest_first=False, limit=limit)
 
 
 def retry_document(
@@ -248,3 +214,113 @@ def history(db: Engine, entity: str, ident: str) -> list[dict[str, Any]]:
             .order_by(events.c.id)
         ).all()
     return [dict(r._mapping) for r in rows]
+
+
+@dataclass(frozen=True)
+class FailedDocument:
+    id: int
+    source: str
+    status: str
+    reason: str | None
+    message: str | None
+    at: dt.datetime
+
+
+def failed_documents(db: Engine) -> list[FailedDocument]:
+    """Quarantined and failed documents, most recent first."""
+    with db.connect() as conn:
+        rows = conn.execute(
+            select(documents)
+            .where(documents.c.status.in_([DocStatus.QUARANTINED, DocStatus.FAILED]))
+            .order_by(documents.c.updated_at.desc())
+        ).all()
+    return [
+        FailedDocument(r.id, r.source, r.status, r.reason, r.message, state.utc(r.updated_at))
+        for r in rows
+    ]
+
+
+@dataclass(frozen=True)
+class Figures:
+    """The dashboard's figures since ``today_start``."""
+
+    documents_today: dict[str, int]
+    records_today: int
+    straight_through: int
+    queue_size: int
+    oldest_waiting: dt.datetime | None
+    failures: dict[str, int]
+    deliveries_failed: int
+
+    @property
+    def straight_through_pct(self) -> float | None:
+        return 100.0 * self.straight_through / self.records_today if self.records_today else None
+
+
+def figures(db: Engine, today_start: dt.datetime) -> Figures:
+    with db.connect() as conn:
+        docs: dict[Any, Any] = dict(
+            conn.execute(
+                select(documents.c.status, func.count())
+                .where(documents.c.received_at >= today_start)
+                .group_by(documents.c.status)
+            ).all()
+        )
+        created: dict[Any, Any] = dict(
+            conn.execute(
+                select(events.c.after, func.count())
+                .where(
+                    events.c.entity == "record",
+                    events.c.action == "created",
+                    events.c.at >= today_start,
+                )
+                .group_by(events.c.after)
+            ).all()
+        )
+        waiting = conn.execute(
+            select(func.count(), func.min(records.c.created_at)).where(
+                records.c.status == RecordStatus.NEEDS_REVIEW
+            )
+        ).one()
+        failures: dict[Any, Any] = dict(
+            conn.execute(
+                select(documents.c.reason, func.count())
+                .where(documents.c.status.in_([DocStatus.FAILED, DocStatus.QUARANTINED]))
+                .group_by(documents.c.reason)
+            ).all()
+        )
+        dfail = conn.execute(
+            select(func.count()).where(deliveries.c.status == DeliveryStatus.FAILED)
+        ).scalar_one()
+    identified = created.get("accepted", 0) + created.get("needs_review", 0)
+    return Figures(
+        documents_today={str(k): int(v) for k, v in sorted(docs.items())},
+        records_today=int(identified),
+        straight_through=int(created.get("accepted", 0)),
+        queue_size=int(waiting[0]),
+        oldest_waiting=state.utc(waiting[1]),
+        failures={str(k): int(v) for k, v in sorted(failures.items(), key=lambda kv: -kv[1])},
+        deliveries_failed=int(dfail),
+    )
+
+
+def ping(db: Engine) -> None:
+    """Raise if the state database does not answer."""
+    with db.connect() as conn:
+        conn.execute(select(documents.c.id).limit(1))
+
+
+def progress_counts(db: Engine) -> dict[str, int]:
+    """What the service's progress line reports besides its own tally."""
+    with db.connect() as conn:
+
+        def n(table: Any, status: str) -> int:
+            q = select(func.count()).select_from(table).where(table.c.status == status)
+            return int(conn.execute(q).scalar_one())
+
+        return {
+            "queued": n(documents, DocStatus.RECEIVED),
+            "needs_review": n(records, RecordStatus.NEEDS_REVIEW),
+            "delivered": n(records, RecordStatus.DELIVERED),
+            "pending_deliveries": n(deliveries, DeliveryStatus.PENDING),
+        }

@@ -9,28 +9,25 @@ to quarantine first (idempotent), then marked.
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Engine
 
 from pipeline import failpoints
 from pipeline.config import Config
+from pipeline.db import records as stored
 from pipeline.db import state
-from pipeline.db.schema import documents, records
-from pipeline.db.state import DocStatus, RecordStatus
+from pipeline.db.schema import documents
+from pipeline.db.state import DocStatus
 from pipeline.ports import OriginalStore, Outcome
-from pipeline.records import Record, Status
+from pipeline.records import RecordStatus, StoredRecord
+from pipeline.service.outbox import enqueue
 from pipeline.service.quarantine import quarantine
-from pipeline.stages.deliver import enqueue
 
 log = logging.getLogger(__name__)
 
-_RECORD_STATUS = {
-    Status.ACCEPTED: RecordStatus.ACCEPTED,
-    Status.NEEDS_REVIEW: RecordStatus.NEEDS_REVIEW,
-    Status.UNIDENTIFIED: RecordStatus.UNIDENTIFIED,
-}
+# What a worker can make of a page that becomes a stored record (``failed`` is a file's).
+_STORED = frozenset({RecordStatus.ACCEPTED, RecordStatus.NEEDS_REVIEW, RecordStatus.UNIDENTIFIED})
 
 
 def record_outcome(db: Engine, out: Outcome, originals: OriginalStore, cfg: Config) -> None:
@@ -67,18 +64,14 @@ def _processed(db: Engine, out: Outcome, cfg: Config) -> None:
     counts: dict[str, int] = {}
     with db.begin() as conn:
         for rec in out.records:
-            status = _RECORD_STATUS.get(rec.status)
-            if status is None:
+            if rec.status not in _STORED:
                 continue
-            if _exists(conn, rec.key):
+            if stored.exists(conn, rec.key):
                 continue  # written by an earlier run of this document
-            row = _record_row(rec, out.document_id)
-            if status is RecordStatus.ACCEPTED:
-                row["accepted_at"] = state.now()
-            state.create(conn, "record", status, row)
-            if status is RecordStatus.ACCEPTED:
+            stored.insert(conn, StoredRecord.from_record(rec, out.document_id))
+            if rec.status is RecordStatus.ACCEPTED:
                 enqueue(conn, rec.key, targets)
-            counts[status] = counts.get(status, 0) + 1
+            counts[rec.status] = counts.get(rec.status, 0) + 1
         state.move(
             conn,
             "document",
@@ -133,20 +126,3 @@ def _quarantined(db: Engine, out: Outcome, originals: OriginalStore, cfg: Config
         out.error_message,
         out.error_code,
     )
-
-
-def _exists(conn: Connection, key: str) -> bool:
-    return conn.execute(select(records.c.key).where(records.c.key == key)).first() is not None
-
-
-def _record_row(rec: Record, document_id: int) -> dict[str, Any]:
-    return {
-        "key": rec.key,
-        "document_id": document_id,
-        "template_id": rec.template_id,
-        "template_version": rec.template_version,
-        "pages": list(rec.pages),
-        "fields": {f.name: {**f.to_json(), "crop": f.crop} for f in rec.fields},
-        "issues": list(rec.issues),
-        "previews": {str(page): path for page, path in rec.previews},
-    }

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipeline.config import ServiceConfig
+from pipeline.config import Config, ServiceConfig
+from pipeline.errors import ConfigError
 from pipeline.stages.ingest import file_complete
 
 log = logging.getLogger(__name__)
@@ -228,3 +229,13 @@ class EventWatcher:
         if self._observer is not None:
             self._observer.stop()
             self._observer.join(timeout=5)
+
+
+def check_layout(cfg: Config) -> None:
+    """The service's own folders must not lie inside an inbox (it would ingest them)."""
+    own = {"quarantine": cfg.service.quarantine, "data_dir": cfg.data_dir}
+    own.update({f"target {name}": path for name, path in cfg.delivery.folders().items()})
+    for inbox in cfg.service.inbox:
+        for what, path in own.items():
+            if path == inbox or path.is_relative_to(inbox):
+                raise ConfigError(f"{what} ({path}) lies inside the inbox {inbox}")

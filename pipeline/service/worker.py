@@ -25,7 +25,7 @@ from pipeline import failpoints
 from pipeline.compose import open_context
 from pipeline.config import Config
 from pipeline.context import Context
-from pipeline.errors import BlankettError, InputError
+from pipeline.errors import BlankettError, InputError, Reason
 from pipeline.ports import Job, Outcome
 from pipeline.run import read_file
 
@@ -98,7 +98,7 @@ def run_job(job: Job, ctx: Context) -> Outcome:
         return _failed(job, exc, bad_input=False, t0=t0)
     except Exception as exc:  # a bug: fail this document, keep the worker
         log.exception("internal error in document %d", job.document_id)
-        err = BlankettError(f"unexpected error: {type(exc).__name__}", code="internal_error")
+        err = BlankettError(f"unexpected error: {type(exc).__name__}", code=Reason.INTERNAL_ERROR)
         return _failed(job, err, bad_input=False, t0=t0)
     named = tuple(dataclasses.replace(r, file=job.source) for r in records)
     return Outcome(job.document_id, records=named, seconds=time.perf_counter() - t0)

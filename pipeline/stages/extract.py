@@ -19,6 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from pipeline.config import OcrConfig
+from pipeline.fieldtypes import FIELD_TYPES
 from pipeline.imaging import bbox_of, despeckle, downscale, ink_mask, pad_white, paper_level
 from pipeline.ports import OcrEngine, OcrHints
 from pipeline.records import Alignment, FieldReading, Gray, Page
@@ -32,23 +33,6 @@ MARK_ON, MARK_OFF = 0.05, 0.012  # ink share inside a box: marked / clearly empt
 MIN_TEXT_INK_PX = 40  # less ink than a small digit at 300 dpi: the field is empty
 OVERLAP_DISTRUST = 0.01  # share of a field's ink that met printed ink: glyphs may be cut
 
-# Every list keeps the space: without it Tesseract forces gaps into other glyphs and its
-# confidence collapses (postnummer "223 37": 0.32 without, 0.995 with).
-_NUMERIC = "0123456789 "
-WHITELISTS: dict[str, str] = {
-    "number": _NUMERIC + "-+,.",
-    "amount": _NUMERIC + "-+,.",
-    "date": _NUMERIC + "-./",
-    "personnummer": _NUMERIC + "-+",
-    "organisationsnummer": _NUMERIC + "-",
-    "postnummer": _NUMERIC,
-    "phone": _NUMERIC + "+-()/",
-    "bankgiro": _NUMERIC + "-",
-    "plusgiro": _NUMERIC + "-",
-    "email": "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ" + _NUMERIC + "@._-+",
-}
-_ENGLISH_TYPES = frozenset(WHITELISTS)
-
 
 @dataclass(frozen=True)
 class ExtractContext:
@@ -60,13 +44,15 @@ class ExtractContext:
 
 
 def hints_for(spec: FieldSpec, template: Template, ocr: OcrConfig) -> OcrHints:
+    """The field's own OCR settings, else its type's defaults (pipeline.fieldtypes)."""
+    kind = FIELD_TYPES[spec.type]
     if spec.ocr.lang:
         lang = spec.ocr.lang
-    elif spec.type in _ENGLISH_TYPES:
+    elif kind.lang == "numeric":
         lang = ocr.numeric_lang
     else:
         lang = template.spec.language or ocr.text_lang
-    whitelist = spec.ocr.whitelist if spec.ocr.whitelist is not None else WHITELISTS.get(spec.type)
+    whitelist = spec.ocr.whitelist if spec.ocr.whitelist is not None else kind.whitelist
     return OcrHints(lang=lang, whitelist=whitelist, single_line=spec.ocr.single_line)
 
 
@@ -79,13 +65,14 @@ def extract(
     for spec in template.spec.page_fields(template_page):
         region = Region.of(spec.region, scale)
         crop, cleaned, dropped = _crop_and_drop(page.image, reference, alignment.homography, region)
-        if spec.type == "choice":
+        reader = FIELD_TYPES[spec.type].reader
+        if reader == "choice":
             reading = _read_choice(spec, crop, cleaned, region, scale)
-        elif spec.type == "checkbox":
+        elif reader == "mark":
             reading = _read_mark(spec, cleaned, region.inner(region.bounds()))
-        elif spec.type == "signature":
+        elif reader == "signature":
             reading = _read_signature(spec, cleaned, region)
-        elif spec.type == "barcode":
+        elif reader == "barcode":
             reading = _read_barcode(spec, crop, cleaned, region)
         else:
             reading = _read_text(

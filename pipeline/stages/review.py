@@ -1,30 +1,25 @@
-"""review: an operator confirms or corrects one field, and a record is accepted.
+"""review: an operator confirms or corrects one field (pure: a record in, a record out).
 
-Every change is re-validated at once (type, the field's rules, its groups) and written
-with optimistic locking: the change names the record version the operator saw, and a
-record changed since is refused (``StateError``) instead of silently overwritten. A
-value that still breaks a rule is only taken with an explicit override and its reason.
-Each change is an ``events`` row (who, when, field, before, after, reason). When no field
-and no record-level issue is left, the record is accepted and its outbox rows are written
-in the same transaction.
+Every change is re-validated at once (type, the field's rules, its groups). A value that
+still breaks a rule is only taken with an explicit override and its reason; otherwise the
+edit is refused with the issues it has and nothing changes. The result is the new record
+plus the audit events that describe the change; ``pipeline.service.review`` saves both
+under the record's version and accepts the record when ``done``.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.engine import Connection
-
-from pipeline.db import state
-from pipeline.db.schema import records
-from pipeline.db.state import RecordStatus
 from pipeline.errors import StateError
+from pipeline.fieldtypes import FIELD_TYPES
+from pipeline.issues import IssueCode
+from pipeline.records import AuditEvent, RecordStatus, StoredField, StoredRecord
 from pipeline.rules import check_type
-from pipeline.stages.deliver import enqueue
 from pipeline.stages.validate import group_issues, rule_issues
 from pipeline.templates.schema import FieldSpec, TemplateSpec
 
@@ -32,6 +27,7 @@ from pipeline.templates.schema import FieldSpec, TemplateSpec
 RECORD_ISSUES = "_record"
 _TRUE = {"x", "ja", "yes", "1", "true", "j", "y", "✓", "☒"}
 _FALSE = {"", "nej", "no", "0", "false", "n", "-"}
+_GROUP_CODES = frozenset({IssueCode.GROUP_NONE_MARKED, IssueCode.GROUP_SEVERAL_MARKED})
 
 
 @dataclass(frozen=True)
@@ -44,12 +40,20 @@ class Edit:
 
 
 @dataclass(frozen=True)
-class EditResult:
-    version: int
-    # Issues that the value still has; set when nothing was saved (override needed).
+class Applied:
+    """An edit applied: the record as it is now (same version: saving bumps it) and the
+    events to audit; or, with ``refused``, the issues the value still has (nothing done)."""
+
+    record: StoredRecord
+    events: tuple[AuditEvent, ...] = ()
     refused: tuple[str, ...] = ()
-    accepted: bool = False
-    field: Mapping[str, Any] | None = None
+    changed: StoredField | None = None
+
+    @property
+    def done(self) -> bool:
+        """Nothing is left for a person: the record can be accepted."""
+        r = self.record
+        return not self.refused and not r.issues and not any(f.needs_review for f in r.fields)
 
 
 def as_text(value: object) -> str:
@@ -67,16 +71,17 @@ def check_value(
     """The value ``text`` stands for in field ``f`` and the issues it has, groups included."""
     issues: list[str] = []
     value: str | bool | None
-    if f.type in ("checkbox", "signature"):
+    kind = FIELD_TYPES[f.type]
+    if kind.is_bool:
         low = text.strip().lower()
         value = low in _TRUE
         if low not in _TRUE | _FALSE:
-            issues.append("not_a_mark")
-    elif f.type == "choice":
+            issues.append(IssueCode.NOT_A_MARK)
+    elif kind.reader == "choice":
         names = [o.value for o in f.options]
         value = text.strip() or None
         if value is not None and value not in names:
-            issues.append("value_not_allowed")
+            issues.append(IssueCode.VALUE_NOT_ALLOWED)
     else:
         checked = check_type(f.type, text)
         value, issues = checked.value, list(checked.issues)
@@ -87,107 +92,68 @@ def check_value(
 
 
 def apply_edit(
-    conn: Connection,
-    key: str,
-    version: int,
+    rec: StoredRecord,
     edit: Edit,
     spec: TemplateSpec | None,
     actor: str,
-    targets: tuple[str, ...],
-) -> EditResult:
-    row = conn.execute(select(records).where(records.c.key == key)).one_or_none()
-    if row is None:
-        raise StateError(f"no record {key}")
-    if row.status != RecordStatus.NEEDS_REVIEW:
-        raise StateError(f"record {key} is {row.status}; there is nothing to review")
-    if row.version != version:
-        raise StateError(f"record {key} was changed by someone else (now version {row.version})")
-    fields: dict[str, dict[str, Any]] = {k: dict(v) for k, v in row.fields.items()}
-    issues = list(row.issues)
+    now: dt.datetime,
+) -> Applied:
+    if rec.status is not RecordStatus.NEEDS_REVIEW:
+        raise StateError(f"record {rec.key} is {rec.status}; there is nothing to review")
     if edit.name == RECORD_ISSUES:
-        state.log_event(
-            conn,
-            "record",
-            key,
+        ack = AuditEvent(
             "acknowledged",
-            before=json.dumps(issues),
-            after="[]",
-            actor=actor,
+            actor,
             field=RECORD_ISSUES,
+            before=json.dumps(list(rec.issues)),
+            after="[]",
         )
-        issues = []
-        changed: Mapping[str, Any] | None = None
-    else:
-        if spec is None:
-            raise StateError(f"record {key}: its template is not loaded")
-        f = next((x for x in spec.fields if x.name == edit.name), None)
-        if f is None or edit.name not in fields:
-            raise StateError(f"record {key} has no field {edit.name!r}")
-        old = fields[edit.name]
-        text = as_text(old["value"]) if edit.text is None else edit.text
-        values = {k: v["value"] for k, v in fields.items()}
-        value, problems = check_value(spec, f, text, values)
-        if problems and not (edit.override or "").strip():
-            return EditResult(version=row.version, refused=tuple(problems))
-        new = {
-            **old,
-            "value": value,
-            "text": text,
-            "confidence": 1.0,
-            "needs_review": False,
-            "issues": [],
-            "reviewed_by": actor,
-            "reviewed_at": state.now().isoformat(),
-        }
-        if problems:
-            new["overridden"] = problems
-            new["override_reason"] = (edit.override or "").strip()
-        fields[edit.name] = new
-        _refresh_groups(spec, fields)
-        action = "corrected" if value != old["value"] or text != old.get("text") else "confirmed"
-        state.log_event(
-            conn,
-            "record",
-            key,
-            action,
-            field=edit.name,
-            actor=actor,
-            before=json.dumps(old["value"], ensure_ascii=False),
-            after=json.dumps(value, ensure_ascii=False),
-            reason=new.get("override_reason") or None,
-        )
-        changed = new
-    done = not issues and not any(v.get("needs_review") for v in fields.values())
-    n = conn.execute(
-        update(records)
-        .where(records.c.key == key, records.c.version == row.version)
-        .values(fields=fields, issues=issues, version=row.version + 1, updated_at=state.now())
-    ).rowcount
-    if n != 1:
-        raise StateError(f"record {key} was changed by someone else while saving")
-    if done:
-        state.move(
-            conn,
-            "record",
-            key,
-            RecordStatus.ACCEPTED,
-            actor=actor,
-            version=row.version + 1,
-            values={"accepted_at": state.now()},
-        )
-        enqueue(conn, key, targets)
-        return EditResult(version=row.version + 2, accepted=True, field=changed)
-    return EditResult(version=row.version + 1, field=changed)
+        return Applied(replace(rec, issues=()), (ack,))
+    if spec is None:
+        raise StateError(f"record {rec.key}: its template is not loaded")
+    f = next((x for x in spec.fields if x.name == edit.name), None)
+    old = rec.find(edit.name)
+    if f is None or old is None:
+        raise StateError(f"record {rec.key} has no field {edit.name!r}")
+    text = as_text(old.value) if edit.text is None else edit.text
+    value, problems = check_value(spec, f, text, rec.values())
+    reason = (edit.override or "").strip()
+    if problems and not reason:
+        return Applied(rec, refused=tuple(problems))
+    new = replace(
+        old,
+        value=value,
+        text=text,
+        confidence=1.0,
+        needs_review=False,
+        issues=(),
+        reviewed_by=actor,
+        reviewed_at=now,
+        overridden=tuple(problems),
+        override_reason=reason if problems else None,
+    )
+    after = _refresh_groups(spec, rec.with_field(new))
+    changed = value != old.value or text != old.text
+    event = AuditEvent(
+        "corrected" if changed else "confirmed",
+        actor,
+        field=edit.name,
+        before=json.dumps(old.value, ensure_ascii=False),
+        after=json.dumps(value, ensure_ascii=False),
+        reason=new.override_reason,
+    )
+    return Applied(after, (event,), changed=new)
 
 
-def _refresh_groups(spec: TemplateSpec, fields: dict[str, dict[str, Any]]) -> None:
+def _refresh_groups(spec: TemplateSpec, rec: StoredRecord) -> StoredRecord:
     """Group issues follow the values: a fixed group clears its code on the other fields
     (they keep needing review until a person has seen them)."""
-    group_codes = {"group_none_marked", "group_several_marked"}
-    now = group_issues(spec, {k: v["value"] for k, v in fields.items()})
-    for name, f in fields.items():
-        if f.get("reviewed_by"):
-            continue
-        kept = [c for c in f.get("issues", []) if c not in group_codes]
-        kept += [c for c in now.get(name, []) if c not in kept]
-        f["issues"] = kept
+    now = group_issues(spec, rec.values())
+    fields = []
+    for f in rec.fields:
+        if f.reviewed_by is None:
+            kept = [c for c in f.issues if c not in _GROUP_CODES]
+            kept += [c for c in now.get(f.name, []) if c not in kept]
+            f = replace(f, issues=tuple(kept))
+        fields.append(f)
+    return replace(rec, fields=tuple(fields))

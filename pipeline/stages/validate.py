@@ -11,19 +11,22 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from pipeline.config import AlignConfig, ReviewConfig
+from pipeline.fieldtypes import FIELD_TYPES
+from pipeline.issues import IssueCode
 from pipeline.records import FieldReading, FieldResult, Status
 from pipeline.rules import check_group, check_rule, check_type, is_empty
-from pipeline.templates.schema import MARK_TYPES, FieldSpec, TemplateSpec
+from pipeline.templates.schema import FieldSpec, TemplateSpec
 
 FAILED_CHECK_CAP = 0.3  # a value that breaks its rules is probably misread
 
 
 def _value(spec: FieldSpec, reading: FieldReading) -> tuple[str | bool | None, list[str]]:
-    if spec.type in ("checkbox", "signature"):
+    kind = FIELD_TYPES[spec.type]
+    if kind.is_bool:
         return reading.inked, []
-    if spec.type == "choice":
+    if kind.reader == "choice":
         if "," in reading.text:
-            return None, ["several_options_marked"]
+            return None, [IssueCode.SEVERAL_OPTIONS_MARKED]
         return reading.text or None, []
     checked = check_type(spec.type, reading.text)
     return checked.value, list(checked.issues)
@@ -46,22 +49,22 @@ def validate(
             values[f.name], issues[f.name] = None, []
             continue
         values[f.name], issues[f.name] = _value(f, r)
-        if r.inked and not r.text and f.type not in MARK_TYPES:
-            issues[f.name].append("ink_not_read")
+        if r.inked and not r.text and not FIELD_TYPES[f.type].is_mark:
+            issues[f.name].append(IssueCode.INK_NOT_READ)
         issues[f.name].extend(rule_issues(f, values[f.name]))
     for name, codes in group_issues(spec, values).items():
         issues[name].extend(c for c in codes if c not in issues[name])
 
     record_issues: list[str] = []
     if any(q < align.poor_quality for q in page_quality.values()):
-        record_issues.append("poor_alignment")
+        record_issues.append(IssueCode.POOR_ALIGNMENT)
 
     results = []
     for f in spec.fields:
         r = by_name.get(f.name)
         conf = _confidence(f, r, issues[f.name], page_quality, align.poor_quality)
         if conf < review.threshold and not issues[f.name]:
-            issues[f.name].append("low_confidence")
+            issues[f.name].append(IssueCode.LOW_CONFIDENCE)
         results.append(
             FieldResult(
                 name=f.name,

@@ -10,8 +10,10 @@ import re
 import unicodedata
 from typing import Any
 
+from pipeline.fieldtypes import FieldType
+
 # (pattern on the folded name + tooltip, type, extra rules); first match wins.
-_GUESSES: tuple[tuple[str, str, tuple[Any, ...]], ...] = (
+_GUESSES: tuple[tuple[str, FieldType, tuple[Any, ...]], ...] = (
     (r"samordningsn|personn(umme)?r|pers\.?\s*nr|\bpnr\b", "personnummer", ()),
     (r"organisationsn|org\.?\s*nr|orgnr", "organisationsnummer", ()),
     (r"postn(umme)?r|post\s*nr", "postnummer", ()),
@@ -34,7 +36,7 @@ def fold(text: str) -> str:
     return re.sub(r"[_\[\]\.\d]+", " ", ascii_.lower())
 
 
-def guess_type(name: str, tooltip: str) -> tuple[str, tuple[Any, ...]]:
+def guess_type(name: str, tooltip: str) -> tuple[FieldType, tuple[Any, ...]]:
     """(type, rules) for a text widget; ("text", ()) when nothing telling is found."""
     # The name's last part is the most specific; the tooltip says more but also more noise.
     last = name.rsplit(".", 1)[-1]

@@ -119,3 +119,14 @@ def load_templates(root: Path, dpi: float) -> tuple[Template, ...]:
             )
         seen[key] = t.folder
     return tuple(templates)
+
+
+def load_specs(templates_dir: Path) -> dict[tuple[str, int], TemplateSpec]:
+    """Every template version's spec by (form id, version), without reference images
+    (the review UI needs the boxes only)."""
+    out = {}
+    if templates_dir.is_dir():
+        for d in template_dirs(templates_dir):
+            spec = read_spec(d / TEMPLATE_FILE)
+            out[(spec.id, spec.version)] = spec
+    return out

@@ -2,7 +2,8 @@
 
 Boxes are ``[x, y, width, height]`` in PDF points (1/72 inch) from the page's top-left
 corner, so a template does not depend on the scan resolution. docs/templates.md
-documents every key; ``blankett template schema`` prints the JSON Schema.
+documents every key; ``blankett template schema`` prints the JSON Schema. What each
+field type means (how it is read and normalized) is in ``pipeline.fieldtypes``.
 """
 
 from __future__ import annotations
@@ -12,24 +13,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-FieldType = Literal[
-    "text",
-    "number",
-    "amount",
-    "date",
-    "personnummer",  # also accepts samordningsnummer (day + 60)
-    "organisationsnummer",
-    "postnummer",
-    "email",
-    "phone",
-    "bankgiro",
-    "plusgiro",
-    "checkbox",
-    "choice",
-    "barcode",
-    "signature",
-]
-MARK_TYPES = frozenset({"checkbox", "choice", "signature"})
+from pipeline.fieldtypes import FIELD_TYPES
+from pipeline.fieldtypes import MARK_TYPES as MARK_TYPES
+from pipeline.fieldtypes import FieldType as FieldType
+
 RULE_NAMES = frozenset(
     {"required", "regex", "min", "max", "min_length", "max_length", "not_in_future", "in"}
 )
@@ -138,7 +125,7 @@ class FieldSpec(_Model):
 
     @model_validator(mode="after")
     def _shape(self) -> FieldSpec:
-        if self.type == "choice":
+        if FIELD_TYPES[self.type].reader == "choice":
             if len(self.options) < 2:
                 raise ValueError("a choice field needs at least two options, each with a box")
         elif self.box is None:

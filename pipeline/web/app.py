@@ -1,44 +1,39 @@
-"""The web app: ``create_app(cfg, db)`` builds it; nothing is created at import time.
-
-Every page needs a signed-in user (``who``); every POST needs the session's CSRF token
-(``checked``); admin actions need the admin role (``admin``). Refusals: not signed in:
-303 to the sign-in page (401 for htmx requests); wrong role: 403; bad CSRF token: 403;
-a record changed by someone else: 409.
-"""
+"""The web app: ``create_app`` builds it from what it is given; nothing is created at
+import time. Who may do what is in ``deps``; the pages and actions in ``routes``."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from importlib.resources import files
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Any
 
-from fastapi import Depends, FastAPI, Form, HTTPException, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi import FastAPI, Request
+from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
-from sqlalchemy.engine import Engine
 
 from pipeline.config import Config
 from pipeline.errors import StateError
-from pipeline.templates.load import TEMPLATE_FILE, read_spec, template_dirs
+from pipeline.ports import OriginalStore
 from pipeline.templates.schema import TemplateSpec
-from pipeline.web import auth
-from pipeline.web.auth import LOGIN_COOKIE, SESSION_COOKIE, Principal
+from pipeline.web.deps import Env, NotSignedIn, render
+from pipeline.web.routes import router
+
+if TYPE_CHECKING:  # web only passes the handle on to pipeline.service
+    from sqlalchemy.engine import Engine
 
 
-class NotSignedIn(Exception):
-    pass
-
-
-def create_app(cfg: Config, db: Engine) -> FastAPI:
-    from pipeline.web.routes import router
-
+def create_app(
+    cfg: Config,
+    db: Engine,
+    specs: Mapping[tuple[str, int], TemplateSpec],
+    originals: OriginalStore,
+) -> FastAPI:
     app = FastAPI(title="blankett review", docs_url=None, redoc_url=None, openapi_url=None)
     web_root = Path(str(files("pipeline.web")))
-    app.state.cfg = cfg
-    app.state.db = db
-    app.state.specs = load_specs(cfg)
-    app.state.pages = Jinja2Templates(directory=str(web_root / "html"))
+    pages = Jinja2Templates(directory=str(web_root / "html"))
+    app.state.env = Env(cfg, db, specs, originals, pages)
     app.mount("/static", StaticFiles(directory=str(web_root / "static")), name="static")
     app.include_router(router)
 
@@ -69,96 +64,3 @@ def create_app(cfg: Config, db: Engine) -> FastAPI:
         return resp
 
     return app
-
-
-def load_specs(cfg: Config) -> dict[tuple[str, int], TemplateSpec]:
-    """Every template version's spec (no reference images: the UI needs boxes only)."""
-    out = {}
-    if cfg.templates_dir.is_dir():
-        for d in template_dirs(cfg.templates_dir):
-            spec = read_spec(d / TEMPLATE_FILE)
-            out[(spec.id, spec.version)] = spec
-    return out
-
-
-def spec_for(request: Request, form: str | None, version: int | None) -> TemplateSpec | None:
-    if form is None:
-        return None
-    specs: dict[tuple[str, int], TemplateSpec] = request.app.state.specs
-    return specs.get((form, version or 1))
-
-
-def render(
-    request: Request,
-    name: str,
-    context: dict[str, Any],
-    status: int = 200,
-    headers: dict[str, str] | None = None,
-) -> HTMLResponse:
-    pages: Jinja2Templates = request.app.state.pages
-    ctx = {"who": getattr(request.state, "who", None), **context}
-    return pages.TemplateResponse(request, name, ctx, status_code=status, headers=headers)
-
-
-def db_of(request: Request) -> Engine:
-    return request.app.state.db
-
-
-def cfg_of(request: Request) -> Config:
-    return request.app.state.cfg
-
-
-def who(request: Request) -> Principal:
-    p = auth.principal_for(db_of(request), request.cookies.get(SESSION_COOKIE))
-    if p is None:
-        raise NotSignedIn()
-    request.state.who = p
-    return p
-
-
-async def checked(request: Request, p: Annotated[Principal, Depends(who)]) -> Principal:
-    """The signed-in user of a state-changing request with a valid CSRF token."""
-    sent = request.headers.get("X-CSRF-Token")
-    if sent is None:
-        form = await request.form()
-        value = form.get("csrf")
-        sent = value if isinstance(value, str) else None
-    if not auth.same_token(sent, p.csrf):
-        raise HTTPException(403, "missing or wrong CSRF token; reload the page")
-    return p
-
-
-def admin(p: Annotated[Principal, Depends(checked)]) -> Principal:
-    if not p.is_admin:
-        raise HTTPException(403, "this needs the admin role")
-    return p
-
-
-Who = Annotated[Principal, Depends(who)]
-Checked = Annotated[Principal, Depends(checked)]
-Admin = Annotated[Principal, Depends(admin)]
-FormStr = Annotated[str, Form()]
-
-
-def set_session_cookie(resp: Response, cfg: Config, token: str) -> None:
-    resp.set_cookie(
-        SESSION_COOKIE,
-        token,
-        httponly=True,
-        secure=cfg.web.secure_cookies,
-        samesite="strict",
-        max_age=int(cfg.web.session_hours * 3600),
-        path="/",
-    )
-
-
-def set_login_cookie(resp: Response, cfg: Config, token: str) -> None:
-    resp.set_cookie(
-        LOGIN_COOKIE,
-        token,
-        httponly=True,
-        secure=cfg.web.secure_cookies,
-        samesite="strict",
-        max_age=3600,
-        path="/login",
-    )

@@ -1,21 +1,19 @@
-"""What the UI pages show, read from the state database: the queue, a record's cards,
-its history, the unidentified and quarantined lists and the dashboard figures. Plain
-queries and plain dataclasses; no HTML here."""
+"""What the UI pages show, built from stored records: queue rows, a record's cards and
+history, the unidentified and quarantined lists. Plain dataclasses from typed records;
+no SQL and no HTML here (the queries are operations in ``pipeline.service``)."""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.engine import Engine
-
-from pipeline.db import state
-from pipeline.db.schema import documents, events, records
-from pipeline.db.state import DocStatus, RecordStatus
-from pipeline.rules import ISSUE_TEXT
+from pipeline.config import Config
+from pipeline.issues import ISSUE_TEXT
+from pipeline.records import RecordStatus, StoredDocument, StoredRecord
+from pipeline.service.ops import FailedDocument
 from pipeline.stages.review import RECORD_ISSUES, as_text
 from pipeline.templates.schema import TemplateSpec
 
@@ -34,58 +32,18 @@ class QueueItem:
     claimed_by: str | None
 
 
-def queue(db: Engine, form: str | None = None, limit: int = 200) -> list[QueueItem]:
-    q = (
-        select(
-            records.c.key,
-            records.c.template_id,
-            records.c.fields,
-            records.c.issues,
-            records.c.claimed_by,
-            documents.c.source,
-            documents.c.received_at,
-        )
-        .join(documents, documents.c.id == records.c.document_id)
-        .where(records.c.status == RecordStatus.NEEDS_REVIEW)
-        .order_by(documents.c.received_at, records.c.key)
-        .limit(limit)
-    )
-    if form:
-        q = q.where(records.c.template_id == form)
-    with db.connect() as conn:
-        rows = conn.execute(q).all()
+def queue(rows: Sequence[tuple[StoredRecord, StoredDocument]]) -> list[QueueItem]:
     return [
-        QueueItem(
-            r.key,
-            r.template_id or "-",
-            r.source,
-            state.utc(r.received_at),
-            sum(1 for f in r.fields.values() if f.get("needs_review")) + (1 if r.issues else 0),
-            r.claimed_by,
-        )
-        for r in rows
+        QueueItem(r.key, r.template_id or "-", d.source, d.received_at, r.flagged, r.claimed_by)
+        for r, d in rows
     ]
 
 
-def queue_forms(db: Engine) -> list[str]:
-    with db.connect() as conn:
-        return [
-            str(f)
-            for f in conn.execute(
-                select(records.c.template_id)
-                .where(records.c.status == RecordStatus.NEEDS_REVIEW)
-                .distinct()
-                .order_by(records.c.template_id)
-            ).scalars()
-            if f
-        ]
-
-
-def next_key(db: Engine, me: str, form: str | None, after: str | None = None) -> str | None:
+def next_key(items: Sequence[QueueItem], me: str, after: str | None = None) -> str | None:
     """The oldest record to review that nobody else has open; else the oldest at all."""
-    items = [i for i in queue(db, form) if i.key != after]
-    free = [i for i in items if i.claimed_by in (None, me)]
-    pick = free or items
+    left = [i for i in items if i.key != after]
+    free = [i for i in left if i.claimed_by in (None, me)]
+    pick = free or left
     return pick[0].key if pick else None
 
 
@@ -129,38 +87,31 @@ class RecordView:
         return [c for c in self.cards if c.open]
 
 
-def record_view(db: Engine, key: str, spec: TemplateSpec | None) -> RecordView | None:
-    with db.connect() as conn:
-        r = conn.execute(
-            select(records, documents.c.source, documents.c.received_at)
-            .join(documents, documents.c.id == records.c.document_id)
-            .where(records.c.key == key)
-        ).one_or_none()
-        if r is None:
-            return None
-        hist = conn.execute(
-            select(events)
-            .where(events.c.entity == "record", events.c.entity_id == key)
-            .order_by(events.c.id)
-        ).all()
+def record_view(
+    r: StoredRecord,
+    doc: StoredDocument,
+    history: Sequence[Mapping[str, Any]],
+    spec: TemplateSpec | None,
+) -> RecordView:
     order = {f.name: i for i, f in enumerate(spec.fields)} if spec else {}
     specs = {f.name: f for f in spec.fields} if spec else {}
+    reviewing = r.status is RecordStatus.NEEDS_REVIEW
     cards = []
-    for name, f in sorted(r.fields.items(), key=lambda kv: order.get(kv[0], 10_000)):
-        s = specs.get(name)
+    for f in sorted(r.fields, key=lambda f: order.get(f.name, 10_000)):
+        s = specs.get(f.name)
         cards.append(
             Card(
-                name=name,
-                label=(s.label if s and s.label else name),
+                name=f.name,
+                label=(s.label if s and s.label else f.name),
                 type=s.type if s else "text",
-                text=as_text(f["value"]) if f.get("reviewed_by") else f.get("text", ""),
-                value=f["value"],
-                confidence=float(f.get("confidence", 0)),
-                issues=issue_words(f.get("issues", [])),
-                crop=bool(f.get("crop")),
-                open=bool(f.get("needs_review")) and r.status == RecordStatus.NEEDS_REVIEW,
-                reviewed_by=f.get("reviewed_by"),
-                override_reason=f.get("override_reason"),
+                text=as_text(f.value) if f.reviewed_by else f.text,
+                value=f.value,
+                confidence=f.confidence,
+                issues=issue_words(f.issues),
+                crop=bool(f.crop),
+                open=f.needs_review and reviewing,
+                reviewed_by=f.reviewed_by,
+                override_reason=f.override_reason,
                 page=s.page if s else 1,
                 box=s.region if s else None,
             )
@@ -177,15 +128,14 @@ def record_view(db: Engine, key: str, spec: TemplateSpec | None) -> RecordView |
                 1.0,
                 issue_words(r.issues),
                 False,
-                r.status == RecordStatus.NEEDS_REVIEW,
+                reviewing,
             ),
         )
     cards.sort(key=lambda c: not c.open)  # stable: flagged first, template order kept
-    previews = r.previews or {}
     pages = [
         (p.number, p.width, p.height)
         for p in (spec.pages if spec else ())
-        if str(p.number) in previews
+        if p.number in r.previews
     ]
     return RecordView(
         key=r.key,
@@ -194,26 +144,16 @@ def record_view(db: Engine, key: str, spec: TemplateSpec | None) -> RecordView |
         form=r.template_id,
         form_title=spec.title if spec and spec.title else (r.template_id or "unidentified"),
         form_version=r.template_version,
-        source=r.source,
+        source=doc.source,
         document_id=r.document_id,
-        received_at=state.utc(r.received_at),
+        received_at=doc.received_at,
         issues=issue_words(r.issues),
         cards=cards,
         pages=pages,
         claimed_by=r.claimed_by,
-        claimed_at=state.utc(r.claimed_at),
-        history=[{**h._mapping, "at": state.utc(h.at)} for h in hist],
+        claimed_at=r.claimed_at,
+        history=list(history),
     )
-
-
-def claim(db: Engine, key: str, who: str) -> None:
-    """Note who has the record open (shown to others; not a lock, writes are versioned)."""
-    with db.begin() as conn:
-        conn.execute(
-            records.update()
-            .where(records.c.key == key)
-            .values(claimed_by=who, claimed_at=state.now())
-        )
 
 
 @dataclass(frozen=True)
@@ -228,109 +168,44 @@ class DocItem:
     pages: list[int] = field(default_factory=list)
 
 
-def unidentified(db: Engine) -> list[DocItem]:
-    with db.connect() as conn:
-        rows = conn.execute(
-            select(
-                records.c.key,
-                records.c.pages,
-                records.c.issues,
-                documents.c.id,
-                documents.c.source,
-                documents.c.received_at,
-                documents.c.template_hint,
-            )
-            .join(documents, documents.c.id == records.c.document_id)
-            .where(records.c.status == RecordStatus.UNIDENTIFIED)
-            .order_by(documents.c.received_at)
-        ).all()
+def unidentified(rows: Sequence[tuple[StoredRecord, StoredDocument]]) -> list[DocItem]:
     return [
         DocItem(
-            r.id,
-            r.source,
+            d.id,
+            d.source,
             "unidentified",
             ", ".join(r.issues),
             ", ".join(issue_words(r.issues)),
-            state.utc(r.received_at),
+            d.received_at,
             r.key,
             list(r.pages),
         )
-        for r in rows
+        for r, d in rows
     ]
 
 
-def quarantined(db: Engine) -> list[DocItem]:
-    with db.connect() as conn:
-        rows = conn.execute(
-            select(documents)
-            .where(documents.c.status.in_([DocStatus.QUARANTINED, DocStatus.FAILED]))
-            .order_by(documents.c.updated_at.desc())
-        ).all()
-    return [
-        DocItem(r.id, r.source, r.status, r.reason, r.message, state.utc(r.updated_at))
-        for r in rows
-    ]
+def quarantined(rows: Sequence[FailedDocument]) -> list[DocItem]:
+    return [DocItem(r.id, r.source, r.status, r.reason, r.message, r.at) for r in rows]
 
 
-@dataclass(frozen=True)
-class Dashboard:
-    documents_today: dict[str, int]
-    records_today: int
-    straight_through: int
-    queue_size: int
-    oldest_waiting: dt.datetime | None
-    failures: dict[str, int]
-    deliveries_failed: int
-
-    @property
-    def straight_through_pct(self) -> float | None:
-        return 100.0 * self.straight_through / self.records_today if self.records_today else None
+class NoSuchPage(LookupError):
+    pass
 
 
-def dashboard(db: Engine, today_start: dt.datetime) -> Dashboard:
-    from pipeline.db.schema import deliveries
+def page_jpeg(path: Path, page: int, width: int, cfg: Config) -> bytes:
+    """Page ``page`` of a stored original as a JPEG about ``width`` px wide (100..2000).
+    Raises ``BlankettError`` for a file that cannot be read, ``NoSuchPage`` past its end."""
+    import cv2
 
-    with db.connect() as conn:
-        docs: dict[Any, Any] = dict(
-            conn.execute(
-                select(documents.c.status, func.count())
-                .where(documents.c.received_at >= today_start)
-                .group_by(documents.c.status)
-            ).all()
-        )
-        created: dict[Any, Any] = dict(
-            conn.execute(
-                select(events.c.after, func.count())
-                .where(
-                    events.c.entity == "record",
-                    events.c.action == "created",
-                    events.c.at >= today_start,
-                )
-                .group_by(events.c.after)
-            ).all()
-        )
-        waiting = conn.execute(
-            select(func.count(), func.min(records.c.created_at)).where(
-                records.c.status == RecordStatus.NEEDS_REVIEW
-            )
-        ).one()
-        failures: dict[Any, Any] = dict(
-            conn.execute(
-                select(documents.c.reason, func.count())
-                .where(documents.c.status.in_([DocStatus.FAILED, DocStatus.QUARANTINED]))
-                .group_by(documents.c.reason)
-            ).all()
-        )
-        dfail = conn.execute(
-            select(func.count()).where(deliveries.c.status == "failed")
-        ).scalar_one()
-    identified = created.get("accepted", 0) + created.get("needs_review", 0)
-    return Dashboard(
-        documents_today={str(k): int(v) for k, v in sorted(docs.items())},
-        records_today=int(identified),
-        straight_through=int(created.get("accepted", 0)),
-        queue_size=int(waiting[0]),
-        oldest_waiting=state.utc(waiting[1]),
-        failures={str(k): int(v) for k, v in sorted(failures.items(), key=lambda kv: -kv[1])},
-        deliveries_failed=int(dfail),
-    )
+    from pipeline.imaging import downscale
+    from pipeline.stages.ingest import ingest
+    from pipeline.stages.normalize import normalize
+
+    pages = normalize(ingest(path, cfg.limits), cfg.normalize, cfg.limits)
+    if not 1 <= page <= len(pages):
+        raise NoSuchPage(f"the document has {len(pages)} pages")
+    img = pages[page - 1].image
+    small = downscale(img, min(1.0, max(100, min(width, 2000)) / img.shape[1]))
+    ok, data = cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, 80])
+    assert ok
+    return bytes(data.tobytes())

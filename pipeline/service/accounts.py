@@ -1,4 +1,5 @@
-"""Local accounts and sign-in: argon2 password hashes, server-side sessions, CSRF tokens.
+"""Local accounts and sign-in (the ``users`` and ``sessions`` tables): argon2 password
+hashes, server-side sessions, CSRF tokens.
 
 The session cookie holds a random token; the database keeps only its SHA-256, with the
 user, the session's CSRF token and its expiry. Every state-changing request must carry
@@ -25,8 +26,6 @@ from pipeline.db.schema import events, sessions, users
 from pipeline.errors import StateError
 
 ROLES = ("operator", "admin")
-SESSION_COOKIE = "blankett_session"
-LOGIN_COOKIE = "blankett_login"
 MIN_PASSWORD = 10
 # Failed sign-ins per user name within LOCK_MINUTES before that name is refused for a while.
 MAX_FAILURES = 5
