@@ -116,12 +116,23 @@ class FolderTarget:
         pass
 
 
+# A cell starting with one of these is a formula to a spreadsheet (OWASP CSV injection).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: object) -> str:
+    """A value as a CSV cell a spreadsheet shows as text: a leading formula character gets
+    a ``'`` in front (OWASP's advice), so "=HYPERLINK(...)" is never run when opened."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
 def _fields_csv(fields: tuple[StoredField, ...]) -> bytes:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["name", "value", "confidence"])
     for f in fields:
-        w.writerow([f.name, "" if f.value is None else f.value, round(f.confidence, 3)])
+        w.writerow([csv_cell(f.name), csv_cell(f.value), round(f.confidence, 3)])
     return buf.getvalue().encode("utf-8")
 
 
