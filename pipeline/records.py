@@ -53,10 +53,6 @@ class RecordStatus(StrEnum):
     FAILED = "failed"
 
 
-# The recognition stages' name for it (one enum; the alias keeps their diff small).
-Status = RecordStatus
-
-
 @dataclass(frozen=True)
 class Document:
     """One input file, read and hashed; ``data`` is the file's bytes."""
@@ -133,13 +129,20 @@ class FieldResult:
     crop: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "value": self.value,
-            "text": self.text,
-            "confidence": round(self.confidence, 3),
-            "needs_review": self.needs_review,
-            "issues": list(self.issues),
-        }
+        return _reading_json(self.value, self.text, self.confidence, self.needs_review, self.issues)
+
+
+def _reading_json(
+    value: str | bool | None, text: str, confidence: float, review: bool, issues: tuple[str, ...]
+) -> dict[str, Any]:
+    """A field's reading as output and delivered (``FieldResult`` and ``StoredField``)."""
+    return {
+        "value": value,
+        "text": text,
+        "confidence": round(confidence, 3),
+        "needs_review": review,
+        "issues": list(issues),
+    }
 
 
 @dataclass(frozen=True)
@@ -148,7 +151,7 @@ class Record:
 
     file: str
     sha256: str | None
-    status: Status
+    status: RecordStatus
     template_id: str | None = None
     template_version: int | None = None
     pages: tuple[int, ...] = ()
@@ -179,7 +182,7 @@ class Record:
             "fields": {f.name: f.to_json() for f in self.fields},
             "issues": list(self.issues),
         }
-        if self.status is Status.FAILED:
+        if self.status is RecordStatus.FAILED:
             out["reason"] = self.reason
             out["message"] = self.message
         return out
@@ -208,13 +211,7 @@ class StoredField:
 
     def to_json(self) -> dict[str, Any]:
         """The field as delivered to case systems (no crop path)."""
-        out: dict[str, Any] = {
-            "value": self.value,
-            "text": self.text,
-            "confidence": round(self.confidence, 3),
-            "needs_review": self.needs_review,
-            "issues": list(self.issues),
-        }
+        out = _reading_json(self.value, self.text, self.confidence, self.needs_review, self.issues)
         if self.reviewed_by is not None:
             out["reviewed_by"] = self.reviewed_by
             out["reviewed_at"] = self.reviewed_at.isoformat() if self.reviewed_at else None

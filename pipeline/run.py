@@ -29,7 +29,7 @@ from pipeline.records import (
     Identification,
     Page,
     Record,
-    Status,
+    RecordStatus,
 )
 from pipeline.stages.align import align
 from pipeline.stages.extract import ExtractContext, extract
@@ -83,7 +83,9 @@ def process_file(path: Path, ctx: Context, clock: StageClock | None = None) -> l
 
 
 def failed(path: Path, code: str, message: str) -> Record:
-    return Record(file=str(path), sha256=None, status=Status.FAILED, reason=code, message=message)
+    return Record(
+        file=str(path), sha256=None, status=RecordStatus.FAILED, reason=code, message=message
+    )
 
 
 def read_file(
@@ -121,7 +123,7 @@ def read_file(
         return [
             _record(
                 doc,
-                Status.UNIDENTIFIED,
+                RecordStatus.UNIDENTIFIED,
                 pages=[p.number for p in pages],
                 issues=(IssueCode.ALL_PAGES_BLANK,),
             )
@@ -132,7 +134,7 @@ def read_file(
             out.append(
                 _record(
                     doc,
-                    Status.UNIDENTIFIED,
+                    RecordStatus.UNIDENTIFIED,
                     pages=[group[0].page.number],
                     issues=(IssueCode.PAGE_UNIDENTIFIED,),
                 )
@@ -194,13 +196,13 @@ def _read_instance(
     missing = [p.number for p in template.spec.pages if p.number not in present and not p.optional]
     if missing:
         issues = (*issues, IssueCode.MISSING_PAGES)
-        status = Status.NEEDS_REVIEW
+        status = RecordStatus.NEEDS_REVIEW
     if any(s.ident.version_uncertain for s in group):
         issues = (*issues, IssueCode.VERSION_UNCERTAIN)
-        status = Status.NEEDS_REVIEW
+        status = RecordStatus.NEEDS_REVIEW
     if hint is not None:
         issues = (*issues, IssueCode.TEMPLATE_ASSIGNED)
-        status = Status.NEEDS_REVIEW
+        status = RecordStatus.NEEDS_REVIEW
     log.info(
         "record file=%s template=%s pages=%s status=%s flagged=%d",
         doc.path,
@@ -234,7 +236,9 @@ def _save_preview(s: _Seen, alignment: Alignment, template: Template, crop_dir: 
     return str(path)
 
 
-def _record(doc: Document, status: Status, *, pages: list[int], issues: tuple[str, ...]) -> Record:
+def _record(
+    doc: Document, status: RecordStatus, *, pages: list[int], issues: tuple[str, ...]
+) -> Record:
     return Record(
         file=str(doc.path), sha256=doc.sha256, status=status, pages=tuple(pages), issues=issues
     )

@@ -241,11 +241,10 @@ def test_a_slow_target_does_not_stall_the_database(db: Engine, originals: LocalO
     try:
         courier.poke()
         assert target.entered.wait(10), "the courier never reached the target"
-        # The courier is inside send; this thread goes on taking work in.
-        t0 = time.monotonic()
+        # The courier is held inside send; this thread still writes and accepts work
+        # (SQLite's busy timeout would have made it wait had the courier held a lock).
         second = build(fields={"fornamn": "Bo"})
         _accept(db, second, ("t",))
-        assert time.monotonic() - t0 < 5
         assert not courier.idle() and target.cases == {}
         assert _status(db, first) is RecordStatus.ACCEPTED
         gate.set()

@@ -90,7 +90,7 @@ def _record(
 
 
 def _edit(db, edit: Edit, version: int):
-    return edit_field(db, "ab:1", version, edit, SPEC, "olle", TARGETS)
+    return edit_field(db, "ab:1", version, edit, lambda _form, _v: SPEC, "olle", TARGETS)
 
 
 def _row(db) -> StoredRecord:

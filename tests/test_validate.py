@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pipeline.config import AlignConfig, ReviewConfig
-from pipeline.records import FieldReading, Status
+from pipeline.records import FieldReading, RecordStatus
 from pipeline.stages.validate import validate
 from pipeline.templates.schema import TemplateSpec
 
@@ -65,7 +65,7 @@ def run(readings: dict[str, FieldReading], quality: float = 1.0):
 
 def test_clean_record_is_accepted_with_normalized_values():
     fields, issues, status = run(good())
-    assert status is Status.ACCEPTED and issues == ()
+    assert status is RecordStatus.ACCEPTED and issues == ()
     assert fields["a"].value is True and fields["b"].value is False
     assert fields["svar"].value == "epost"
     assert not any(f.needs_review for f in fields.values())
@@ -75,7 +75,7 @@ def test_low_confidence_alone_routes_to_review():
     r = good()
     r["namn"] = reading("namn", "Åsa Öberg", conf=0.6)
     fields, _, status = run(r)
-    assert status is Status.NEEDS_REVIEW
+    assert status is RecordStatus.NEEDS_REVIEW
     assert fields["namn"].issues == ("low_confidence",) and fields["namn"].needs_review
     assert not fields["pnr"].needs_review
 
@@ -85,7 +85,7 @@ def test_failed_checks_cap_confidence_and_name_the_reason():
     r["pnr"] = reading("pnr", "19811228-9875")
     r["b"] = reading("b", "X")
     fields, _, status = run(r)
-    assert status is Status.NEEDS_REVIEW
+    assert status is RecordStatus.NEEDS_REVIEW
     assert fields["pnr"].issues == ("personnummer_checksum",)
     assert fields["pnr"].confidence <= 0.3
     assert fields["a"].issues == fields["b"].issues == ("group_several_marked",)
@@ -109,7 +109,7 @@ def test_several_options_marked_in_a_choice():
 
 def test_poor_alignment_distrusts_the_page():
     fields, issues, status = run(good(), quality=0.5)
-    assert issues == ("poor_alignment",) and status is Status.NEEDS_REVIEW
+    assert issues == ("poor_alignment",) and status is RecordStatus.NEEDS_REVIEW
     assert all(f.confidence < 0.8 for f in fields.values())
 
 
@@ -118,4 +118,4 @@ def test_missing_page_fields_are_not_trusted():
     del r["namn"]
     fields, _, status = run(r)
     assert fields["namn"].confidence == 0.0 and fields["namn"].needs_review
-    assert status is Status.NEEDS_REVIEW
+    assert status is RecordStatus.NEEDS_REVIEW

@@ -207,13 +207,14 @@ def retry_delivery(db: Engine, delivery_id: int, actor: str) -> str:
 
 
 def history(db: Engine, entity: str, ident: str) -> list[dict[str, Any]]:
+    """The events of one document, record or delivery, oldest first (times in UTC)."""
     with db.connect() as conn:
         rows = conn.execute(
             select(events)
             .where(events.c.entity == entity, events.c.entity_id == ident)
             .order_by(events.c.id)
         ).all()
-    return [dict(r._mapping) for r in rows]
+    return [{**r._mapping, "at": state.utc(r.at)} for r in rows]
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ and when nothing is left for a person, accept the record and write its outbox ro
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,10 +17,11 @@ from sqlalchemy.engine import Engine
 
 from pipeline.db import records as stored
 from pipeline.db import state
-from pipeline.db.schema import events, records
+from pipeline.db.schema import records
 from pipeline.db.state import DocStatus
 from pipeline.errors import StateError
 from pipeline.records import RecordStatus, StoredDocument, StoredField, StoredRecord
+from pipeline.service.ops import history
 from pipeline.service.outbox import enqueue
 from pipeline.stages.review import Edit, apply_edit
 from pipeline.templates.schema import TemplateSpec
@@ -39,10 +41,11 @@ def edit_field(
     key: str,
     version: int,
     edit: Edit,
-    spec: TemplateSpec | None,
+    spec_for: Callable[[str | None, int | None], TemplateSpec | None],
     actor: str,
     targets: tuple[str, ...],
 ) -> EditResult:
+    """``spec_for(form id, version)`` gives the template of the record as loaded."""
     with db.begin() as conn:
         rec = stored.load(conn, key)
         if rec is None:
@@ -51,6 +54,7 @@ def edit_field(
             raise StateError(
                 f"record {key} was changed by someone else (now version {rec.version})"
             )
+        spec = spec_for(rec.template_id, rec.template_version)
         applied = apply_edit(rec, edit, spec, actor, state.now())
         if applied.refused:
             return EditResult(rec.version, refused=applied.refused)
@@ -70,20 +74,20 @@ def edit_field(
         return EditResult(saved.version + 1, accepted=True, field=applied.changed)
 
 
+def record(db: Engine, key: str) -> StoredRecord | None:
+    with db.connect() as conn:
+        return stored.load(conn, key)
+
+
 def open_record(
     db: Engine, key: str
 ) -> tuple[StoredRecord, StoredDocument, list[dict[str, Any]]] | None:
-    """A record, its document and its history (oldest event first)."""
+    """A record, its document and its history (oldest event first), for the record page."""
     with db.connect() as conn:
         got = stored.load_with_document(conn, key)
-        if got is None:
-            return None
-        hist = conn.execute(
-            select(events)
-            .where(events.c.entity == "record", events.c.entity_id == key)
-            .order_by(events.c.id)
-        ).all()
-    return got[0], got[1], [{**h._mapping, "at": state.utc(h.at)} for h in hist]
+    if got is None:
+        return None
+    return got[0], got[1], history(db, "record", key)
 
 
 def claim(db: Engine, key: str, who: str) -> None:

@@ -78,8 +78,5 @@ def judge(exc: Exception, attempts: int, cfg: DeliveryConfig) -> Failure:
 
 
 def _iso(t: dt.datetime | None) -> str | None:
-    if t is None:
-        return None
-    if t.tzinfo is None:  # SQLite gives naive UTC
-        t = t.replace(tzinfo=dt.UTC)
-    return t.isoformat()
+    # Stored records and documents carry aware UTC times (db.records makes them so).
+    return None if t is None else t.isoformat()

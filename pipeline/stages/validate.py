@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from pipeline.config import AlignConfig, ReviewConfig
 from pipeline.fieldtypes import FIELD_TYPES
 from pipeline.issues import IssueCode
-from pipeline.records import FieldReading, FieldResult, Status
+from pipeline.records import FieldReading, FieldResult, RecordStatus
 from pipeline.rules import check_group, check_rule, check_type, is_empty
 from pipeline.templates.schema import FieldSpec, TemplateSpec
 
@@ -38,7 +38,7 @@ def validate(
     page_quality: Mapping[int, float],
     review: ReviewConfig,
     align: AlignConfig,
-) -> tuple[tuple[FieldResult, ...], tuple[str, ...], Status]:
+) -> tuple[tuple[FieldResult, ...], tuple[str, ...], RecordStatus]:
     """(fields in template order, record-level issues, status)."""
     by_name = {r.name: r for r in readings}
     values: dict[str, str | bool | None] = {}
@@ -77,9 +77,9 @@ def validate(
             )
         )
     if any(f.needs_review for f in results) or record_issues:
-        status = Status.NEEDS_REVIEW
+        status = RecordStatus.NEEDS_REVIEW
     else:
-        status = Status.ACCEPTED
+        status = RecordStatus.ACCEPTED
     return tuple(results), tuple(record_issues), status
 
 

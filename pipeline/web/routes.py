@@ -173,7 +173,6 @@ def edit_field(
     override: FormStr = "",
     form: FormStr = "",
 ) -> Response:
-    v = _view(env, key)
     text = None if name == RECORD_ISSUES or value == original else value
     try:
         res = ops_review.edit_field(
@@ -181,7 +180,7 @@ def edit_field(
             key,
             version,
             Edit(name, text, override or None),
-            env.spec(v.form, v.form_version),
+            env.spec,
             p.name,
             env.targets,
         )
@@ -220,15 +219,15 @@ def _artifact(env: Env, path: str | None) -> FileResponse:
 
 @router.get("/records/{key}/crops/{name}")
 def crop(env: EnvDep, key: str, name: str, p: Who) -> Response:
-    got = ops_review.open_record(env.db, key)
-    f = got[0].find(name) if got else None
+    rec = ops_review.record(env.db, key)
+    f = rec.find(name) if rec else None
     return _artifact(env, f.crop if f else None)
 
 
 @router.get("/records/{key}/pages/{page}")
 def page_image(env: EnvDep, key: str, page: int, p: Who) -> Response:
-    got = ops_review.open_record(env.db, key)
-    return _artifact(env, got[0].previews.get(page) if got else None)
+    rec = ops_review.record(env.db, key)
+    return _artifact(env, rec.previews.get(page) if rec else None)
 
 
 # -- documents that need an admin ------------------------------------------------------
