@@ -3,15 +3,17 @@
 OCR engines by ``ocr.kind``, case targets by ``delivery.targets[].kind``; the original
 store has one kind for now (a local folder). ``open_context`` builds the ``Context`` a
 process reuses across files (templates, the catalog of reference features, matchers and
-the OCR engine) on demand, never at import time, and closes it when the work is done.
-The dispatcher is the service's own choice (``pipeline.service.dispatch``): compose sits
+the OCR engine) on demand, never at import time, and closes it when the work is done;
+it first checks that Tesseract has every language the config and templates need
+(``check_ocr_data``, which the service commands also call before they start). The
+dispatcher is the service's own choice (``pipeline.service.dispatch``): compose sits
 below the service and never imports it.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -23,10 +25,12 @@ from pipeline.config import (
     TesserocrConfig,
 )
 from pipeline.context import Context
+from pipeline.errors import ConfigError
 from pipeline.matching import Matcher
 from pipeline.ports import CaseTarget, OcrEngine
 from pipeline.stages.identify import build_catalog
-from pipeline.templates.load import Template, load_templates
+from pipeline.templates.load import Template, load_specs, load_templates
+from pipeline.templates.schema import TemplateSpec
 
 if TYPE_CHECKING:
     from pipeline.adapters.local_originals import LocalOriginals
@@ -53,6 +57,44 @@ ENGINES: Mapping[str, Callable[[Any, int], OcrEngine]] = {
 }
 
 
+def ocr_languages(cfg: Config, specs: Iterable[TemplateSpec]) -> set[str]:
+    """Every Tesseract language the config and the templates can ask for (``swe+eng``
+    counts as both)."""
+    wanted = {cfg.ocr.text_lang, cfg.ocr.numeric_lang}
+    for spec in specs:
+        wanted |= {spec.language} if spec.language else set()
+        wanted |= {f.ocr.lang for f in spec.fields if f.ocr.lang}
+    return {lang for combo in wanted for lang in combo.split("+") if lang}
+
+
+def check_ocr_data(cfg: Config, specs: Iterable[TemplateSpec] | None = None) -> None:
+    """Refuse to start when ``ocr.tessdata`` lacks a language the config or the templates
+    need (``<tessdata>/<lang>.traineddata``): otherwise the service runs and fails every
+    document. ``specs`` default to the templates in ``templates_dir``."""
+    if specs is None:
+        specs = load_specs(cfg.templates_dir).values()
+    tessdata = cfg.ocr.tessdata
+    if not tessdata.is_dir():
+        raise ConfigError(
+            "ocr.tessdata: the Tesseract language data folder does not exist; install "
+            "Tesseract's language packs or point ocr.tessdata at their folder",
+            path=tessdata,
+        )
+    missing = sorted(
+        lang
+        for lang in ocr_languages(cfg, specs)
+        if not (tessdata / f"{lang}.traineddata").is_file()
+    )
+    if missing:
+        files = ", ".join(f"{lang}.traineddata" for lang in missing)
+        raise ConfigError(
+            f"ocr.tessdata: no language data for {', '.join(missing)} (no {files} in this "
+            "folder), needed by the config's ocr languages or a template; install the "
+            "language packs (Debian: tesseract-ocr-<lang>) or fix ocr.tessdata",
+            path=tessdata,
+        )
+
+
 def build_engine(cfg: Config) -> OcrEngine:
     # One thread per Tesseract: parallelism comes from worker processes, and OpenMP
     # threads inside each would fight over the same cores.
@@ -77,6 +119,7 @@ def open_context(
 ) -> Iterator[Context]:
     if templates is None:
         templates = load_templates(cfg.templates_dir, cfg.normalize.dpi)
+    check_ocr_data(cfg, [t.spec for t in templates])
     orb, sift = build_matchers(cfg)
     catalog = build_catalog(templates, orb)
     engine = build_engine(cfg)

@@ -11,7 +11,6 @@ import os
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -22,6 +21,7 @@ from pydantic import (
 )
 
 from pipeline.errors import ConfigError
+from pipeline.yamlfile import read_yaml
 
 
 class _Frozen(BaseModel):
@@ -146,6 +146,9 @@ class ServiceConfig(_Frozen):
     poll_seconds: float = Field(2.0, gt=0, le=600)
     # A file is taken when its size and mtime are unchanged over this many polls.
     stable_polls: int = Field(2, ge=1, le=100)
+    # A stable file is moved into <inbox>/.blankett-taking and taken once it has had no
+    # write for this long (a scanner writing page by page may pause between pages).
+    settle_seconds: float = Field(15.0, ge=0, le=3600)
     # A stable file whose format is still incomplete (no end marker) is re-checked; after
     # this long it is quarantined as truncated rather than waited on for ever.
     incomplete_after_seconds: float = Field(600.0, gt=0)
@@ -349,12 +352,7 @@ def load_config(path: Path | None) -> Config:
     """Read and validate ``path``; ``None`` means the built-in defaults (relative to cwd)."""
     if path is None:
         return Config().resolved(Path.cwd())
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except FileNotFoundError:
-        raise ConfigError("config file not found", path=path) from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"not valid YAML: {exc}", path=path) from None
+    raw = read_yaml(path, ConfigError, "config file") or {}
     if not isinstance(raw, dict):
         raise ConfigError("the top level must be a mapping", path=path)
     try:

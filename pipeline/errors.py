@@ -35,6 +35,7 @@ class Reason(StrEnum):
     TARGET_UNKNOWN = "target_unknown"
     TARGET_UNAVAILABLE = "target_unavailable"
     TARGET_REJECTED = "target_rejected"
+    SIGN_IN_THROTTLED = "sign_in_throttled"
 
 
 class BlankettError(Exception):
@@ -135,3 +136,14 @@ class TargetRejected(DeliveryError):
     """The target refused the record; resending will not help until something is fixed."""
 
     code = Reason.TARGET_REJECTED
+
+
+class SignInThrottled(BlankettError):
+    """Too many failed sign-ins for this name from this client; ``seconds`` to wait."""
+
+    code = Reason.SIGN_IN_THROTTLED
+    retryable = True
+
+    def __init__(self, seconds: int) -> None:
+        super().__init__(f"try again in {seconds} s")
+        self.seconds = seconds

@@ -12,6 +12,72 @@ from pathlib import Path
 from pipeline import failpoints
 
 CHUNK = 1 << 20
+# File names are at most 255 bytes on the usual file systems (ext4, XFS, NTFS via SMB).
+NAME_MAX = 255
+# Names we make from a scanner's name leave room for our own suffixes.
+OWN_NAME_MAX = 200
+
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def printable(text: str) -> str:
+    """``text`` with every character that is not printable escaped: controls (newlines,
+    terminal escapes), format characters (bidirectional overrides that make
+    ``evil\u202efdp.exe`` look like ``evilexe.pdf``), line and paragraph separators, and
+    bytes that were not UTF-8 (kept by ``os.fsdecode`` as surrogates) as ``\\xNN``."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else _escape(ch) for ch in text)
+
+
+def shown(name: str) -> str:
+    """A file name as printable, storable text (database, JSON, logs, the UI): like
+    ``printable``, and a backslash doubled, so two different names never show the same.
+    Used for display and records only; the file itself keeps its own name."""
+    return printable(name.replace("\\", "\\\\"))
+
+
+def _escape(ch: str) -> str:
+    o = ord(ch)
+    if ch in _NAMED:
+        return _NAMED[ch]
+    if 0xDC80 <= o <= 0xDCFF:  # a byte that was not UTF-8
+        return f"\\x{o - 0xDC00:02x}"
+    return f"\\x{o:02x}" if o < 0x100 else f"\\u{o:04x}" if o < 0x10000 else f"\\U{o:08x}"
+
+
+def fit_name(name: str, limit: int = OWN_NAME_MAX) -> str:
+    """``name`` shortened to at most ``limit`` bytes on disk, keeping its suffix, never
+    cutting a character in two."""
+    raw = os.fsencode(name)
+    if len(raw) <= limit:
+        return name
+    stem, dot, suffix = name.rpartition(".")
+    if not dot or len(os.fsencode(suffix)) > 16:
+        stem, suffix = name, ""
+    tail = f".{suffix}" if suffix else ""
+    room = limit - len(os.fsencode(tail))
+    return os.fsdecode(_whole_chars(os.fsencode(stem)[:room])) + tail
+
+
+def _whole_chars(raw: bytes) -> bytes:
+    """``raw`` without a multi-byte UTF-8 character cut short at its end."""
+    for back in range(1, min(4, len(raw)) + 1):
+        b = raw[-back]
+        if b < 0x80:
+            return raw
+        if b >= 0xC0:  # the lead byte says how long its character is
+            need = 2 if b < 0xE0 else 3 if b < 0xF0 else 4
+            return raw if back >= need else raw[:-back]
+    return raw
+
+
+def owner_only(folder: Path) -> None:
+    """Make ``folder`` (created if missing) reachable by its owner only: what an earlier
+    version or another umask left readable inside it is closed off at the top."""
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if folder.stat().st_mode & 0o077 and folder.stat().st_uid == os.getuid():
+        folder.chmod(0o700)
 
 
 def fsync_dir(path: Path) -> None:
@@ -24,7 +90,9 @@ def fsync_dir(path: Path) -> None:
 
 def tmp_name(final: Path) -> Path:
     # A leading dot and a .tmp suffix: our own watcher and most others skip such names.
-    return final.with_name(f".{final.name}.{uuid.uuid4().hex[:8]}.tmp")
+    # The 14 bytes they add must not push a long name over NAME_MAX.
+    base = fit_name(final.name, NAME_MAX - 14)
+    return final.with_name(f".{base}.{uuid.uuid4().hex[:8]}.tmp")
 
 
 def copy_hashed(src: Path, dst: Path) -> tuple[str, int]:

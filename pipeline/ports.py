@@ -121,7 +121,8 @@ class Dispatcher(Protocol):
 
 @dataclass(frozen=True)
 class Parcel:
-    """A record ready for a case system, with the original scan it came from."""
+    """A record ready for a case system, with its own pages of the scan it came from
+    (``original``, a file of those pages only, named ``original_name``)."""
 
     idempotency_key: str
     record: StoredRecord

@@ -42,14 +42,18 @@ class RecordStatus(StrEnum):
     outbox rows in the same transaction. Review (``stages.review``) turns
     ``needs_review`` into ``accepted`` once no field or record issue is left, writing the
     outbox rows then. The outbox (``service.outbox``) marks the record ``delivered`` when
-    every target has it. An admin who assigns a template to an ``unidentified`` record
-    removes it and the document is read again. ``pipeline.db.state`` enforces these moves.
+    every target has it. An operator may instead reject a ``needs_review`` or
+    ``unidentified`` record with a reason (a junk page, the wrong form, a duplicate sent
+    on paper twice): ``rejected`` is final and never delivered. An admin who assigns a
+    template to an ``unidentified`` record removes it and the document is read again.
+    ``pipeline.db.state`` enforces these moves.
     """
 
     NEEDS_REVIEW = "needs_review"
     ACCEPTED = "accepted"
     DELIVERED = "delivered"
     UNIDENTIFIED = "unidentified"
+    REJECTED = "rejected"
     FAILED = "failed"
 
 
@@ -287,7 +291,7 @@ class StoredDocument:
 class AuditEvent:
     """One change to a record, for the audit trail: who did what to which field."""
 
-    action: str  # confirmed | corrected | acknowledged | ...
+    action: str  # confirmed | corrected | acknowledged | status | ...
     actor: str
     field: str | None = None
     before: str | None = None  # JSON of the old value

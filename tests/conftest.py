@@ -6,13 +6,18 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from pipeline.compose import open_context
 from pipeline.config import Config, load_config
 from pipeline.context import Context
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from pipeline.adapters.local_originals import LocalOriginals
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "forms_samples"
@@ -105,3 +110,20 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         f"fault injection ({len(FAULT_REPORTS)} scenarios): {files} files dropped, {kills} "
         f"kills, {lost} lost, {drec} duplicated records, {ddel} duplicated deliveries"
     )
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[Engine]:
+    """A state database of its own (SQLite) for a test that needs one server-free."""
+    from pipeline.db.connect import open_state_db
+
+    eng = open_state_db(f"sqlite:///{tmp_path / 'state.sqlite3'}")
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def originals(tmp_path: Path) -> LocalOriginals:
+    from pipeline.adapters.local_originals import LocalOriginals
+
+    return LocalOriginals(tmp_path / "originals")

@@ -264,6 +264,10 @@ class _Counter:
 _DOCS = _Counter()
 
 
+# The kind intake stores for a suffix (``intake.SUFFIX_FOR_KIND`` the other way round).
+_KINDS = {".tif": "tiff", ".tiff": "tiff", ".jpg": "jpeg", ".jpeg": "jpeg"}
+
+
 def make_record(
     db: Engine,
     *,
@@ -311,7 +315,7 @@ def make_record(
                     {
                         "sha256": sha,
                         "size": len(content),
-                        "kind": suffix.lstrip(".") or None,
+                        "kind": _KINDS.get(suffix, suffix.lstrip(".") or None),
                         "source": source or f"scan-{_DOCS.next():03d}{suffix}",
                         "inbox": "/inbox",
                         "source_removed": True,

@@ -40,6 +40,7 @@ def service_config(
         "poll_seconds": 0.05,
         "stable_polls": 2,
         "incomplete_after_seconds": 1.0,
+        "settle_seconds": 0.0,
         "workers": 1,
         "progress_seconds": 600.0,
         **service,

@@ -21,6 +21,7 @@ from pipeline.compose import build_originals, build_targets
 from pipeline.db import records as stored
 from pipeline.db.schema import events
 from pipeline.service.outbox import deliver_due
+from pipeline.service.review import READS
 from tests.conftest import ROOT
 from tests.web_kit import PASSWORD, app_for, build_world, copy_world, flag_fields
 
@@ -140,9 +141,21 @@ def test_review_a_record_by_keyboard_only(browser, server):
     with db.connect() as c:
         audit = c.execute(
             select(events.c.actor, events.c.action, events.c.field)
-            .where(events.c.entity_id == w.review_key, events.c.field.isnot(None))
+            .where(
+                events.c.entity_id == w.review_key,
+                events.c.field.isnot(None),
+                events.c.action.not_in(READS),  # the crops and the page were read: audited
+            )
             .order_by(events.c.id)
         ).all()
+        reads = set(
+            c.execute(
+                select(events.c.action).where(
+                    events.c.entity_id == w.review_key, events.c.action.in_(READS)
+                )
+            ).scalars()
+        )
+    assert reads == READS  # the record, its crops and its page were read by olle
     assert [tuple(a) for a in audit] == [
         ("olle", "confirmed", "fornamn"),
         ("olle", "confirmed", "efternamn"),

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -18,30 +18,17 @@ from pipeline.adapters.local_originals import LocalOriginals
 from pipeline.config import DeliveryConfig
 from pipeline.db import records as stored
 from pipeline.db import state
-from pipeline.db.connect import open_state_db
 from pipeline.db.schema import deliveries, events
 from pipeline.errors import EngineError, TargetRejected, TargetUnavailable
 from pipeline.ports import CaseTarget, OcrEngine, OcrHints, OcrResult, Parcel
 from pipeline.records import RecordStatus, StoredDocument, StoredField, StoredRecord
 from pipeline.service.outbox import Courier, deliver_due, enqueue
-from pipeline.stages.deliver import idempotency_key, payload
+from pipeline.stages.deliver import OwnFile, idempotency_key, payload
 from tests.fakes import RecordingTarget, ScriptedEngine, flagged, make_record, record_builder
 
 DELIVERY = DeliveryConfig(targets=(), retry_seconds=0.01, max_retry_seconds=0.05, max_attempts=3)
 HINTS = OcrHints(lang="swe")
 CROP = np.full((20, 60), 255, dtype=np.uint8)
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[Engine]:
-    eng = open_state_db(f"sqlite:///{tmp_path / 'state.sqlite3'}")
-    yield eng
-    eng.dispose()
-
-
-@pytest.fixture
-def originals(tmp_path: Path) -> LocalOriginals:
-    return LocalOriginals(tmp_path / "originals")
 
 
 def _parcel(tmp_path: Path, record_key: str = "ab:1", target: str = "t") -> Parcel:
@@ -58,7 +45,14 @@ def _parcel(tmp_path: Path, record_key: str = "ab:1", target: str = "t") -> Parc
     )
     doc = StoredDocument(1, "in/scan.pdf", "ab" * 32, 13, "pdf", "x.pdf", dt.datetime.now(dt.UTC))
     key = idempotency_key(record_key, target)
-    return Parcel(key, rec, doc, payload(key, rec, doc), original, "scan.pdf")
+    return Parcel(
+        key,
+        rec,
+        doc,
+        payload(key, rec, doc, OwnFile("scan.pdf", "0" * 64, 1)),
+        original,
+        "scan.pdf",
+    )
 
 
 def _accept(db: Engine, key: str, targets: tuple[str, ...]) -> None:

@@ -151,7 +151,7 @@ def test_stored_codes_keep_their_strings():
         *("file_not_found empty_file unsupported_format truncated_file corrupt_file".split()),
         *("encrypted_pdf too_large ocr_engine_failed worker_crashed store_failed".split()),
         *("invalid_transition delivery_failed target_unknown target_unavailable".split()),
-        "target_rejected",
+        *("target_rejected sign_in_throttled".split()),
     }
     raised = [
         k for k in vars(errors).values() if isinstance(k, type) and issubclass(k, BlankettError)

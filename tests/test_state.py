@@ -42,7 +42,7 @@ def _doc(conn, status: str = DocStatus.RECEIVED, sha: str = "ab" * 32) -> int:
 
 
 def test_migrations_build_exactly_the_declared_tables(db):
-    assert current_revision(db) == "0002"
+    assert current_revision(db) == "0003"
     with db.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), metadata)
     assert diff == []

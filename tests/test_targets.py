@@ -10,7 +10,7 @@ from pathlib import Path
 from pipeline.adapters.folder_target import FolderTarget, record_folder_name
 from pipeline.ports import Parcel
 from pipeline.records import RecordStatus, StoredDocument, StoredField, StoredRecord
-from pipeline.stages.deliver import idempotency_key, payload
+from pipeline.stages.deliver import OwnFile, idempotency_key, payload
 
 HOSTILE = {
     "a": '=HYPERLINK("http://x","klicka")',
@@ -37,7 +37,14 @@ def test_fields_csv_cannot_start_a_formula_but_the_json_keeps_the_value(tmp_path
     doc = StoredDocument(1, "scan.pdf", "ab" * 32, 13, "pdf", "x", dt.datetime.now(dt.UTC))
     key = idempotency_key(rec.key, "export")
     FolderTarget("export", tmp_path / "out").send(
-        Parcel(key, rec, doc, payload(key, rec, doc), original, "scan.pdf")
+        Parcel(
+            key,
+            rec,
+            doc,
+            payload(key, rec, doc, OwnFile("scan.pdf", "0" * 64, 1)),
+            original,
+            "scan.pdf",
+        )
     )
     folder = tmp_path / "out" / "form" / record_folder_name(rec.key)
     with (folder / "fields.csv").open(encoding="utf-8", newline="") as fh:

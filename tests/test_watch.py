@@ -29,7 +29,7 @@ def test_growth_or_a_new_mtime_or_an_event_starts_over():
     assert not t.observe(p, 20, 1, now=3)
     assert not t.observe(p, 20, 2, now=4)  # rewritten, same size
     t.observe(p, 20, 2, now=5)
-    t.touched(p)  # a file event between polls
+    t.touched(p, 5.5)  # a file event between polls
     assert not t.observe(p, 20, 2, now=6)
     assert t.observe(p, 20, 2, now=7)
 

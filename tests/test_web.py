@@ -283,7 +283,7 @@ def test_images_are_served_only_from_the_artifacts(site):
     assert c.get(f"/records/{w.review_key}/crops/efternamn").status_code == 404
 
 
-def test_repeated_wrong_passwords_lock_the_name_for_a_while(site):
+def test_repeated_wrong_passwords_make_this_client_wait_for_that_name(site):
     _, _, app = site
     c = client(app)
     for _ in range(5):
@@ -291,8 +291,9 @@ def test_repeated_wrong_passwords_lock_the_name_for_a_while(site):
         r = c.post("/login", data={"name": "olle", "password": "guess guess", "csrf": token})
         assert r.status_code == 401
     token = csrf_of(c.get("/login").text)
-    locked = c.post("/login", data={"name": "olle", "password": PASSWORD, "csrf": token})
-    assert locked.status_code == 429 and "Too many failed sign-ins" in locked.text
+    held = c.post("/login", data={"name": "olle", "password": PASSWORD, "csrf": token})
+    assert held.status_code == 429 and "Too many failed sign-ins" in held.text
+    assert int(held.headers["Retry-After"]) >= 1
     signed_in(app, "stina")  # other names are not affected
 
 

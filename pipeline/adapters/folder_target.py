@@ -1,12 +1,13 @@
 """Case target: one folder per record, for case systems that import from a share.
 
 ``<root>/<form id>/<record id>/`` holds ``record.json`` (the delivery JSON, with its
-schema version), ``fields.csv`` (name, value, confidence), the original file under its
-own name (bit-identical) and ``manifest.sha256`` (``sha256sum -c`` checks it). It is
-built under a temporary name, renamed into place, and ``DONE`` is written last: an
-importer takes a folder only when ``DONE`` is there. A folder that is already complete
-is left as it is (re-delivery is a no-op); one without ``DONE`` (a crash after the
-rename) is checked against its manifest and finished.
+schema version), ``fields.csv`` (name, value, confidence), the record's own pages of the
+scan (the whole file, bit-identical, when the record has all its pages) and
+``manifest.sha256`` (``sha256sum -c`` checks it). It is built under a temporary name,
+renamed into place, and ``DONE`` is written last: an importer takes a folder only when
+``DONE`` is there. A folder that is already complete is left as it is (re-delivery is a
+no-op); one without ``DONE`` (a crash after the rename) is checked against its manifest
+and finished.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from pathlib import Path
 
 from pipeline import failpoints
 from pipeline.errors import TargetRejected, TargetUnavailable
-from pipeline.fsutil import atomic_copy, atomic_write, fsync_dir, sha256_of, tmp_name
+from pipeline.fsutil import atomic_copy, atomic_write, fit_name, fsync_dir, sha256_of, tmp_name
 from pipeline.ports import Parcel
 from pipeline.records import StoredField
 
@@ -137,7 +138,8 @@ def _fields_csv(fields: tuple[StoredField, ...]) -> bytes:
 
 
 def _safe_name(name: str) -> str:
-    base = Path(name).name
-    if base in ("", ".", "..", "record.json", "fields.csv", MANIFEST, DONE):
+    base = fit_name(Path(name).name)  # room for the temporary name's suffix
+    # Case-insensitive too: export shares are often SMB, where Record.json is record.json.
+    if base.lower() in ("", ".", "..", "record.json", "fields.csv", MANIFEST.lower(), "done"):
         return f"original-{base or 'file'}"
     return base

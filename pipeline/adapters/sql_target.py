@@ -1,14 +1,18 @@
 """Case target: tables in a SQL case database (SQLite file by default, PostgreSQL by URL).
 
-``blankett_cases`` holds one row per delivered record, keyed by its idempotency key, and
-``blankett_case_fields`` one row per field. Both rows go in one transaction; a parcel
-whose key is already there is a no-op, so a re-delivery never makes a second case. The
-target creates its tables when they are missing (it owns nothing else in that database).
+``blankett_cases`` holds one row per delivered record, keyed by its idempotency key,
+``blankett_case_fields`` one row per field and ``blankett_case_files`` the record's own
+pages of the scan (the whole file only when it is the scan's one record). All rows go
+in one transaction; a parcel whose key is already there is a no-op, so a re-delivery
+never makes a second case. Only our own key means "already there": any other constraint
+of the case database that refuses the row is a visible delivery failure. The target
+creates its tables when they are missing (it owns nothing else in that database).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 
 from sqlalchemy import (
@@ -17,6 +21,7 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -60,6 +65,21 @@ case_fields = Table(
     Column("confidence", Float),
 )
 
+case_files = Table(
+    "blankett_case_files",
+    metadata,
+    Column(
+        "idempotency_key",
+        String(64),
+        ForeignKey("blankett_cases.idempotency_key"),
+        primary_key=True,
+    ),
+    Column("name", Text, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("content", LargeBinary, nullable=False),
+)
+
 
 class SqlCaseTarget:
     def __init__(self, name: str, url: str):
@@ -80,6 +100,7 @@ class SqlCaseTarget:
                 ).first()
                 if have is not None:
                     return  # delivered before; the key makes this a no-op
+                content = parcel.original.read_bytes()
                 conn.execute(
                     insert(cases).values(
                         idempotency_key=parcel.idempotency_key,
@@ -104,8 +125,22 @@ class SqlCaseTarget:
                 ]
                 if rows:
                     conn.execute(insert(case_fields), rows)
-        except IntegrityError:
-            return  # a concurrent send of the same key won; same outcome
+                conn.execute(
+                    insert(case_files).values(
+                        idempotency_key=parcel.idempotency_key,
+                        name=parcel.original_name,
+                        sha256=hashlib.sha256(content).hexdigest(),
+                        size=len(content),
+                        content=content,
+                    )
+                )
+        except IntegrityError as exc:
+            ours = self._has(parcel.idempotency_key)
+            if ours:
+                return  # a concurrent send of the same key won; same outcome
+            if ours is None:
+                raise TargetUnavailable(f"case database unavailable: {_short(exc)}") from None
+            raise TargetRejected(f"case database refused the record: {_short(exc)}") from None
         except (OperationalError, StoreError) as exc:
             raise TargetUnavailable(f"case database unavailable: {_short(exc)}") from None
         except DBAPIError as exc:
@@ -114,6 +149,18 @@ class SqlCaseTarget:
             raise TargetRejected(f"case database refused the record: {_short(exc)}") from None
         except SQLAlchemyError as exc:
             raise TargetRejected(f"case database refused the record: {_short(exc)}") from None
+
+    def _has(self, key: str) -> bool | None:
+        """Whether our own key is there (after a constraint refused a row); None when the
+        database cannot say now (a retry decides)."""
+        try:
+            with self._engine.connect() as conn:
+                found = conn.execute(
+                    select(cases.c.idempotency_key).where(cases.c.idempotency_key == key)
+                ).first()
+        except SQLAlchemyError:
+            return None
+        return found is not None
 
     def _ensure_tables(self) -> None:
         if not self._ready:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -12,6 +13,7 @@ import typer
 
 from pipeline.config import ENGINE_KINDS, Config, load_config
 from pipeline.errors import ConfigError
+from pipeline.fsutil import printable
 
 ConfigOpt = Annotated[
     Path | None,
@@ -25,6 +27,7 @@ EngineChoice = StrEnum("EngineChoice", {k: k for k in ENGINE_KINDS})  # type: ig
 
 
 def load_cli_config(path: Path | None) -> Config:
+    private_files()
     if path is None and Path("config.yaml").is_file():
         path = Path("config.yaml")
     try:
@@ -34,12 +37,27 @@ def load_cli_config(path: Path | None) -> Config:
         raise typer.Exit(2) from None
 
 
+def private_files() -> None:
+    """Everything blankett writes holds personal data (stored scans, crops, records,
+    exports, quarantine, the SQLite databases): owner only (0600 files, 0700 folders),
+    whatever umask the shell or unit gave. A case system's importer that runs as another
+    user is given access with a default ACL on the export folder (docs/service.md)."""
+    os.umask(0o077)
+
+
 def setup_logging(verbose: bool) -> None:
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr)
+    for h in logging.getLogger().handlers:
+        h.setFormatter(TextLogFormatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+
+
+class TextLogFormatter(logging.Formatter):
+    """Log lines for people. A message cannot start a new line or drive the terminal: file
+    names from scanners can hold newlines and escape sequences (they are shown escaped)."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        record.message = printable(record.message)
+        return super().formatMessage(record)
 
 
 class JsonLogFormatter(logging.Formatter):
@@ -54,7 +72,7 @@ class JsonLogFormatter(logging.Formatter):
             "time": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(),
             "level": record.levelname.lower(),
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": printable(record.getMessage()),
         }
         if record.exc_info:
             out["exception"] = self.formatException(record.exc_info)
@@ -62,12 +80,16 @@ class JsonLogFormatter(logging.Formatter):
 
 
 def setup_service_logging(*, quiet: bool, json_lines: bool) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(
-        JsonLogFormatter()
-        if json_lines
-        else logging.Formatter("%(asctime)s %(levelname)-7s %(message)s")
-    )
+    if json_lines:
+        # Pure JSON on stderr: what Python, multiprocessing or a C library (Tesseract)
+        # would print there as text is turned into log records first (service.stderr).
+        from pipeline.cli.jsonstderr import capture_stderr
+
+        handler: logging.Handler = capture_stderr()
+        handler.setFormatter(JsonLogFormatter())
+    else:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(TextLogFormatter("%(asctime)s %(levelname)-7s %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.WARNING if quiet else logging.INFO)

@@ -16,7 +16,7 @@ import typer
 
 from pipeline.cli.common import ConfigOpt, EngineChoice, load_cli_config, setup_logging
 from pipeline.cli.service import service_app
-from pipeline.config import with_engine
+from pipeline.config import Config, with_engine
 from pipeline.errors import BlankettError, ConfigError, TemplateError
 
 app = typer.Typer(
@@ -56,6 +56,14 @@ def process(
         EngineChoice | None, typer.Option(help="OCR engine, overriding config ocr.kind")
     ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+    keep_crops: Annotated[
+        bool,
+        typer.Option(
+            "--keep-crops",
+            help="Save field crops and page previews under data_dir/artifacts (they hold "
+            "personal data; by default none are written)",
+        ),
+    ] = False,
 ) -> None:
     """Read forms from FILES and print one JSON line per form instance.
 
@@ -65,7 +73,7 @@ def process(
     from pipeline.run import process_file
 
     setup_logging(verbose)
-    cfg = load_cli_config(config)
+    cfg = _without_crops(load_cli_config(config), keep=keep_crops)
     if engine is not None:
         cfg = with_engine(cfg, engine.value)
     targets = _expand(files)
@@ -99,6 +107,15 @@ def process(
     raise typer.Exit(1 if any_failed else 0)
 
 
+def _without_crops(cfg: Config, *, keep: bool = False) -> Config:
+    """``cfg`` saving no field crops or previews: they hold personal data, and the
+    one-shot commands promise to store nothing (``artifacts.save_crops`` is the
+    service's setting)."""
+    return cfg.model_copy(
+        update={"artifacts": cfg.artifacts.model_copy(update={"save_crops": keep})}
+    )
+
+
 @app.command()
 def evaluate(
     paths: Annotated[
@@ -116,7 +133,7 @@ def evaluate(
     from pipeline.run import process_file
 
     setup_logging(False)
-    cfg = load_cli_config(config)
+    cfg = _without_crops(load_cli_config(config))
     if engine is not None:
         cfg = with_engine(cfg, engine.value)
     targets = [p for p in _expand(paths) if expected_for(p) is not None]
@@ -271,7 +288,7 @@ def template_test(
     from pipeline.run import process_file
 
     setup_logging(False)
-    cfg = load_cli_config(config)
+    cfg = _without_crops(load_cli_config(config))
     targets = [p for p in _expand(samples) if expected_for(p) is not None]
     if not targets:
         typer.echo("blankett: no samples with expected values (<file>.expected.json)", err=True)

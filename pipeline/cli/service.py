@@ -62,7 +62,7 @@ def watch(
     """Watch the inbox folders: take, read, validate and deliver every file dropped there."""
     import threading
 
-    from pipeline.compose import build_originals, build_targets
+    from pipeline.compose import build_originals, build_targets, check_ocr_data
     from pipeline.service.dispatch import LocalPool
     from pipeline.service.loop import Service
 
@@ -74,6 +74,8 @@ def watch(
         )
     wake = threading.Event()
     try:
+        # The workers would each fail every document without their language data.
+        check_ocr_data(cfg)
         with _state_db(cfg) as db:
             service = Service(
                 cfg,
@@ -106,6 +108,13 @@ def status(
         typer.echo(json.dumps(s, indent=2, ensure_ascii=False))
         return
     typer.echo(f"inbox        {s['inbox_files']} files waiting to be taken")
+    for gone in s["inbox_missing"]:
+        typer.echo(f"inbox        MISSING {gone} (nothing is taken from it until it is back)")
+    if s["inbox_links"]:
+        typer.echo(
+            f"inbox        {s['inbox_links']} symbolic links, never followed: copy the files "
+            "themselves in and remove the links"
+        )
     for what in ("documents", "records", "deliveries"):
         parts = ", ".join(f"{k} {v}" for k, v in s[what].items()) or "none"
         typer.echo(f"{what:<12} {parts}")
@@ -142,7 +151,9 @@ def records(
     status: Annotated[
         list[str] | None,
         typer.Option(
-            "--status", "-s", help="delivered (default), accepted, needs_review, unidentified, all"
+            "--status",
+            "-s",
+            help="delivered (default), accepted, needs_review, unidentified, rejected, all",
         ),
     ] = None,
     limit: Annotated[int, typer.Option(help="At most this many, newest first")] = 50,
@@ -180,6 +191,34 @@ def records(
             )
     if not rows and not as_json:
         typer.echo(f"no records with status {', '.join(wanted)}", err=True)
+
+
+@service_app.command()
+def reject(
+    keys: Annotated[list[str], typer.Argument(help="Record keys, as `blankett records` shows")],
+    reason: Annotated[str, typer.Option("--reason", help="Why (kept in the record's history)")],
+    config: ConfigOpt = None,
+) -> None:
+    """Reject records in review or unidentified, for good (a junk page, the wrong form, a
+    duplicate sent on paper twice): they are never delivered."""
+    from pipeline.service.review import find_key
+    from pipeline.service.review import reject as reject_record
+    from pipeline.stages.deliver import short_key
+
+    cfg = load_cli_config(config)
+    actor = f"cli:{getpass.getuser()}"
+    bad = False
+    with _state_db(cfg) as db:
+        for shown in keys:
+            try:
+                key = find_key(db, shown)
+                was = reject_record(db, key, reason, actor)
+            except StateError as exc:
+                typer.echo(f"blankett: {exc}", err=True)
+                bad = True
+                continue
+            typer.echo(f"record {short_key(key)} rejected (it was {was})")
+    raise typer.Exit(1 if bad else 0)
 
 
 @service_app.command()
@@ -271,7 +310,7 @@ def user_passwd(
     password_stdin: Annotated[bool, typer.Option("--password-stdin")] = False,
     config: ConfigOpt = None,
 ) -> None:
-    """Set a new password (and sign the user out everywhere)."""
+    """Set a new password (and sign the user out everywhere); lifts any sign-in wait."""
     from pipeline.service.accounts import set_password
 
     cfg = load_cli_config(config)
@@ -281,7 +320,7 @@ def user_passwd(
         except StateError as exc:
             typer.echo(f"blankett: {exc}", err=True)
             raise typer.Exit(1) from None
-    typer.echo(f"password of {name} changed")
+    typer.echo(f"password of {name} changed; any wait after failed sign-ins is lifted")
 
 
 @service_app.command()
@@ -315,4 +354,11 @@ def serve(
         app = create_app(cfg, db, load_specs(cfg.templates_dir), build_originals(cfg))
         h, p = host or cfg.web.host, port or cfg.web.port
         typer.echo(f"review UI on http://{h}:{p}/", err=True)
+        if cfg.web.secure_cookies and h not in ("127.0.0.1", "localhost", "::1"):
+            # Browsers send Secure cookies back over plain http only to localhost.
+            typer.echo(
+                "  reached from other machines, sign-in needs HTTPS: put a reverse proxy "
+                "with TLS in front (or, on a trusted network only, web.secure_cookies: false)",
+                err=True,
+            )
         uvicorn.run(app, host=h, port=p, log_level="warning", access_log=False)

@@ -7,6 +7,8 @@
   transaction that accepts the record.
 - ``events``: every status change and every operator change (who, when, before, after).
 - ``users`` and ``sessions``: the review UI's local accounts (argon2 hashes) and sign-ins.
+- ``sign_in_throttle``: failed sign-ins per user name *and* client address, and until when
+  that pair must wait (kept in the database: several web processes share it).
 
 Every table with a status has a ``version`` column that each change increments, so a
 change can be made conditional on what the changer saw (optimistic locking).
@@ -130,7 +132,8 @@ events = Table(
     Column("before", Text),
     Column("after", Text),
     Column("field", String(100)),
-    Column("reason", String(50)),
+    # Text: operators type reasons (an override, a rejection); codes fit too.
+    Column("reason", Text),
     Index("ix_events_entity", "entity", "entity_id"),
     Index("ix_events_at", "at"),
 )
@@ -155,4 +158,18 @@ sessions = Table(
     Column("csrf", String(64), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("expires_at", DateTime(timezone=True), nullable=False),
+)
+
+sign_in_throttle = Table(
+    "sign_in_throttle",
+    metadata,
+    # The name as typed (known or not: a refusal must not tell which) and the client's
+    # address; a stranger's failures never slow down the same name from another client.
+    Column("name", String(200), primary_key=True),
+    Column("client", String(64), primary_key=True),
+    # Tries counted before their password is checked, so parallel tries cannot overtake it.
+    Column("failures", Integer, nullable=False),
+    Column("blocked_until", DateTime(timezone=True)),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("ix_sign_in_throttle_updated_at", "updated_at"),
 )

@@ -11,6 +11,7 @@ not allowed, or that lost a race, raises ``StateError``; nothing is half-changed
                 processed -> received              (a template assigned to an unidentified one)
                 new rows: received | duplicate | quarantined
     records:    needs_review -> accepted -> delivered;  unidentified
+                needs_review | unidentified -> rejected  (by an operator, with a reason)
                 (the lifecycle: ``pipeline.records.RecordStatus``)
     deliveries: pending -> delivered | failed;  pending -> pending (retry later);
                 failed -> pending (blankett retry --delivery)
@@ -60,6 +61,8 @@ _DOCUMENT: Mapping[str, frozenset[str]] = {
 _RECORD: Mapping[str, frozenset[str]] = {
     RecordStatus.ACCEPTED: frozenset({RecordStatus.NEEDS_REVIEW}),
     RecordStatus.DELIVERED: frozenset({RecordStatus.ACCEPTED}),
+    # Final: a rejected record is never delivered.
+    RecordStatus.REJECTED: frozenset({RecordStatus.NEEDS_REVIEW, RecordStatus.UNIDENTIFIED}),
 }
 _DELIVERY: Mapping[str, frozenset[str]] = {
     DeliveryStatus.DELIVERED: frozenset({DeliveryStatus.PENDING}),

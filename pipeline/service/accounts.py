@@ -4,7 +4,8 @@ hashes, server-side sessions, CSRF tokens.
 The session cookie holds a random token; the database keeps only its SHA-256, with the
 user, the session's CSRF token and its expiry. Every state-changing request must carry
 that CSRF token (form field ``csrf`` or header ``X-CSRF-Token``). Sign-in itself is
-protected by a double-submit token (a cookie and a form field that must match).
+protected by a double-submit token (a cookie and a form field that must match), and
+throttled per user name and client address in the ``sign_in_throttle`` table.
 """
 
 from __future__ import annotations
@@ -12,28 +13,30 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import math
 import secrets
 from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, func, insert, select, update
-from sqlalchemy.engine import Engine
+from sqlalchemy import case, delete, insert, or_, select, update
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
 from pipeline.db import state
-from pipeline.db.schema import events, sessions, users
-from pipeline.errors import StateError
+from pipeline.db.schema import sessions, sign_in_throttle, users
+from pipeline.errors import SignInThrottled, StateError
 
 ROLES = ("operator", "admin")
 MIN_PASSWORD = 10
-# Failed sign-ins per user name within LOCK_MINUTES before that name is refused for a while.
-MAX_FAILURES = 5
-LOCK_MINUTES = 15
-
-
-class SignInLocked(Exception):
-    """Too many failed sign-ins for one user name; try again later."""
+# Sign-in throttle, per user name *and* client address (a stranger's failures never slow
+# the same name down from another client): the first few failures cost nothing (typing
+# mistakes), then each try must wait, twice as long after every further failure, up to
+# MAX_DELAY. A day without failures, a right password or a new password starts over.
+FREE_FAILURES = 5
+FIRST_DELAY = 1.0  # seconds
+MAX_DELAY = 15 * 60.0
+FORGET_AFTER = dt.timedelta(hours=24)
 
 
 @dataclass(frozen=True)
@@ -93,6 +96,7 @@ def set_password(db: Engine, name: str, password: str) -> None:
             raise StateError(f"no user called {name!r}")
         uid = conn.execute(select(users.c.id).where(users.c.name == name)).scalar_one()
         conn.execute(delete(sessions).where(sessions.c.user_id == uid))  # sign out everywhere
+        conn.execute(delete(sign_in_throttle).where(sign_in_throttle.c.name == name))
         state.log_event(conn, "user", uid, "password_changed", actor="cli")
 
 
@@ -101,24 +105,21 @@ def has_users(db: Engine) -> bool:
         return conn.execute(select(users.c.id).limit(1)).first() is not None
 
 
-def sign_in(db: Engine, name: str, password: str, hours: float) -> tuple[str, Principal] | None:
+def sign_in(
+    db: Engine, name: str, password: str, hours: float, client: str
+) -> tuple[str, Principal] | None:
     """A new session for valid credentials: (cookie token, principal); None otherwise.
-    Raises ``SignInLocked`` after MAX_FAILURES failures for the name within LOCK_MINUTES."""
-    since = state.now() - dt.timedelta(minutes=LOCK_MINUTES)
+
+    The try is counted against (name, client) *before* the password is checked, in one
+    conditional update, so parallel tries cannot all be checked before the first failure
+    is written; a try that must wait raises ``SignInThrottled`` unchecked.
+    """
+    name, client = name[:200], (client or "unknown")[:64]
+    _count_try(db, name, client)
     with db.connect() as conn:
-        failures = conn.execute(
-            select(func.count()).where(
-                events.c.entity == "sign_in",
-                events.c.entity_id == name[:200],
-                events.c.action == "failed",
-                events.c.at >= since,
-            )
-        ).scalar_one()
         u = conn.execute(
             select(users).where(users.c.name == name, users.c.active.is_(True))
         ).one_or_none()
-    if failures >= MAX_FAILURES:
-        raise SignInLocked()
     ph = _hasher()
     ok = False
     if u is None:
@@ -131,7 +132,9 @@ def sign_in(db: Engine, name: str, password: str, hours: float) -> tuple[str, Pr
             ok = False
     if not ok or u is None:
         with db.begin() as conn:
-            state.log_event(conn, "sign_in", name[:200], "failed", actor="anonymous")
+            state.log_event(
+                conn, "sign_in", name, "failed", actor="anonymous", reason=f"from {client}"
+            )
         return None
     token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     now = state.now()
@@ -141,6 +144,13 @@ def sign_in(db: Engine, name: str, password: str, hours: float) -> tuple[str, Pr
                 update(users).where(users.c.id == u.id).values(password_hash=ph.hash(password))
             )
         conn.execute(delete(sessions).where(sessions.c.expires_at < now))
+        t = sign_in_throttle
+        conn.execute(
+            delete(t).where(
+                ((t.c.name == name) & (t.c.client == client))
+                | (t.c.updated_at < now - FORGET_AFTER)
+            )
+        )
         conn.execute(
             insert(sessions).values(
                 token_hash=_digest(token),
@@ -152,6 +162,54 @@ def sign_in(db: Engine, name: str, password: str, hours: float) -> tuple[str, Pr
         )
         state.log_event(conn, "user", u.id, "signed_in", actor=u.name)
     return token, Principal(u.id, u.name, u.role, csrf, _digest(token))
+
+
+def delay_after(failures: int) -> float:
+    """Seconds the pair waits after its ``failures``-th counted try."""
+    if failures < FREE_FAILURES:
+        return 0.0
+    return min(FIRST_DELAY * 2.0 ** min(failures - FREE_FAILURES, 30), MAX_DELAY)
+
+
+def _count_try(db: Engine, name: str, client: str) -> None:
+    """Count one try of (name, client), or raise ``SignInThrottled`` while it must wait."""
+    for _ in range(10):  # a parallel first try of the same pair may get in between
+        try:
+            with db.begin() as conn:
+                if _counted(conn, name, client, state.now()):
+                    return
+        except IntegrityError:
+            continue
+    raise SignInThrottled(1)
+
+
+def _counted(conn: Connection, name: str, client: str, now: dt.datetime) -> bool:
+    """One conditional update counts the try when the pair need not wait; a new pair gets
+    its row. False: another try changed the row between two statements; count again."""
+    t = sign_in_throttle
+    pair = (t.c.name == name) & (t.c.client == client)
+    failures = conn.execute(
+        update(t)
+        .where(pair, or_(t.c.blocked_until.is_(None), t.c.blocked_until <= now))
+        .values(
+            failures=case((t.c.updated_at < now - FORGET_AFTER, 1), else_=t.c.failures + 1),
+            updated_at=now,
+        )
+        .returning(t.c.failures)
+    ).scalar_one_or_none()
+    if failures is None:
+        row = conn.execute(select(t.c.blocked_until).where(pair)).one_or_none()
+        if row is not None:
+            until = state.utc(row.blocked_until)
+            if until is None or until <= now:
+                return False
+            raise SignInThrottled(max(1, math.ceil((until - now).total_seconds())))
+        conn.execute(insert(t).values(name=name, client=client, failures=1, updated_at=now))
+        failures = 1
+    wait = delay_after(failures)
+    if wait:
+        conn.execute(update(t).where(pair).values(blocked_until=now + dt.timedelta(seconds=wait)))
+    return True
 
 
 def principal_for(db: Engine, token: str | None) -> Principal | None:

@@ -1,19 +1,23 @@
 """Intake: take a ready inbox file into the service, durably, exactly once.
 
-Two phases, in this order: (1) stream the file into the content-addressed store (hashing
-it on the way, fsync, rename); (2) commit its ``documents`` row; only then (3) remove it
-from the inbox and note that it is gone. A crash between any two steps leaves the file in
-the inbox, and taking it again finds the row from step 2 (same hash, same inbox path, not
-yet removed) and just finishes step 3; without that row the store copy is simply reused.
+The file has already been moved into its inbox's staging folder (``service.staging``), so
+nobody writes to it under the name being taken. Two phases, in this order: (1) stream the
+file into the content-addressed store (hashing it on the way, fsync, rename); (2) commit
+its ``documents`` row; only then (3) remove it and note that it is gone. A crash between
+any two steps leaves the file in staging, and taking it again finds the row from step 2
+(same hash, same inbox path, not yet removed) and just finishes step 3; without that row
+the store copy is simply reused. A file that changed while it was copied is not taken
+(it is taken once quiet). Names are stored and logged escaped (``fsutil.shown``).
 
 Same content as a stored document: a ``duplicate`` row linking to the first one. A file
 that is empty, too large, not a supported format or incomplete: copied to quarantine with
-a reason file, a ``quarantined`` row, then removed from the inbox.
+a reason file, a ``quarantined`` row, then removed.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,7 +32,7 @@ from pipeline.db import state
 from pipeline.db.schema import documents
 from pipeline.db.state import DocStatus
 from pipeline.errors import BlankettError, EmptyFile, TooLarge, TruncatedFile, UnsupportedFormat
-from pipeline.fsutil import fsync_dir, sha256_of
+from pipeline.fsutil import fsync_dir, sha256_of, shown
 from pipeline.ports import OriginalStore, Staged
 from pipeline.service.quarantine import quarantine
 from pipeline.stages.ingest import file_complete
@@ -48,16 +52,18 @@ class Taken:
 def take(
     path: Path,
     inbox: Path,
+    rel: str,
     db: Engine,
     originals: OriginalStore,
     cfg: Config,
 ) -> Taken | None:
-    """Take ``path`` from ``inbox``; None when the file vanished before it was read."""
-    rel = path.relative_to(inbox).as_posix()
+    """Take the file at ``path``, known as ``rel`` in ``inbox``; None when it vanished
+    or changed while it was read (it is taken again once it is quiet)."""
     try:
-        size = path.stat().st_size
+        before = path.stat()
     except FileNotFoundError:
         return None
+    size = before.st_size
     if size == 0:
         return _set_aside(path, inbox, rel, db, cfg, EmptyFile("the file is empty (0 bytes)"))
     if size > cfg.limits.max_file_bytes:
@@ -65,6 +71,9 @@ def take(
         return _set_aside(path, inbox, rel, db, cfg, err)
     staged = originals.stage(path)
     try:
+        if _changed(path, before, staged.size):
+            log.warning("%s changed while it was read; taking it once it is quiet", shown(rel))
+            return None
         # The copy is what will be kept, so it is the copy whose format is checked.
         kind, why = file_complete(staged.tmp)
         if kind is None:
@@ -72,7 +81,8 @@ def take(
             return _set_aside(path, inbox, rel, db, cfg, bad, sha=staged.sha256)
         if why:
             return _set_aside(path, inbox, rel, db, cfg, TruncatedFile(why), sha=staged.sha256)
-        return _store(path, inbox, rel, db, originals, staged, SUFFIX_FOR_KIND[kind], kind)
+        suffix = SUFFIX_FOR_KIND[kind]
+        return _store(path, inbox, shown(rel), db, originals, staged, suffix, kind)
     finally:
         originals.discard(staged)  # a no-op once kept (renamed away)
 
@@ -147,6 +157,7 @@ def _set_aside(
     *,
     sha: str | None = None,
 ) -> Taken:
+    rel = shown(rel)  # the database, the log and the quarantine copy use the escaped name
     sha = sha or sha256_of(path)
     with db.begin() as conn:
         again = _same_drop(conn, sha, rel, inbox)
@@ -190,6 +201,16 @@ def _set_aside(
     log.warning("document %d: quarantined %s: %s [%s]", doc_id, rel, err.message, err.code)
     _remove(path, doc_id, db)
     return Taken(doc_id, DocStatus.QUARANTINED, err.code)
+
+
+def _changed(path: Path, before: os.stat_result, copied: int) -> bool:
+    try:
+        now = path.stat()
+    except FileNotFoundError:
+        return True
+    return (now.st_size, now.st_mtime_ns) != (before.st_size, before.st_mtime_ns) or (
+        copied != before.st_size
+    )
 
 
 def _same_drop(conn: Connection, sha: str, rel: str, inbox: Path) -> Row[Any, Any, Any] | None:

@@ -2,7 +2,7 @@
 in one loop thread that owns intake and outcome writes; deliveries run beside it.
 
 The loop wakes on file events, finished work or its poll timer. Each turn it (1) takes
-the inbox files that are ready (``service.watch``, ``service.intake``), (2) hands received
+the inbox files that are ready (``service.inflow``: watch, staging, intake), (2) hands received
 documents to the dispatcher and (3) writes finished outcomes (``service.results``). The
 outbox's own thread (``service.outbox.Courier``) delivers, so a slow case system never
 stalls intake.
@@ -37,12 +37,13 @@ from pipeline.db import state
 from pipeline.db.schema import documents
 from pipeline.db.state import DocStatus
 from pipeline.errors import BlankettError, Reason
+from pipeline.fsutil import owner_only
 from pipeline.ports import CaseTarget, Crashed, Dispatcher, Job, OriginalStore, Outcome
-from pipeline.service.intake import take
+from pipeline.service.inflow import Inflow
 from pipeline.service.ops import progress_counts
 from pipeline.service.outbox import Courier
 from pipeline.service.results import record_outcome
-from pipeline.service.watch import EventWatcher, Inbox, check_layout
+from pipeline.service.watch import EventWatcher, check_layout
 
 log = logging.getLogger(__name__)
 
@@ -80,9 +81,9 @@ class Service:
         self.targets = targets
         self.wake = wake or threading.Event()
         self.until_idle = until_idle
-        self.inbox = Inbox(cfg.service)
+        self.inflow = Inflow(cfg, db, originals)
         self.watcher = (
-            EventWatcher(cfg.service.inbox, self.inbox, self.wake)
+            EventWatcher(cfg.service.inbox, self.inflow.inbox, self.wake)
             if (cfg.service.events if events is None else events)
             else None
         )
@@ -102,8 +103,9 @@ class Service:
     # -- lifecycle ---------------------------------------------------------------------
 
     def run(self) -> Tally:
-        for folder in (*self.cfg.service.inbox, self.cfg.service.quarantine):
-            folder.mkdir(parents=True, exist_ok=True)
+        for folder in (self.cfg.data_dir, self.cfg.service.quarantine):
+            owner_only(folder)
+        self.inflow.start()
         self._resume()
         self._install_signals()
         if self.watcher is not None:
@@ -175,6 +177,7 @@ class Service:
                 self._unwritten.clear()
                 break
         self.dispatcher.close()
+        self.inflow.stop()
         self.courier.stop()
         self.tally.delivered = self.courier.delivered
         for target in self.targets.values():
@@ -221,20 +224,8 @@ class Service:
 
     def _take(self, now: float) -> None:
         self._polled = True
-        if self.stopping:
-            return
-        for r in self.inbox.poll(now):
-            try:
-                taken = take(r.path, r.inbox, self.db, self.originals, self.cfg)
-            except (OSError, BlankettError) as exc:
-                # Disk full, unreadable file, database down: the file stays in the inbox
-                # and is tried again; say so every time.
-                log.error("cannot take %s yet: %s", r.path, exc)
-                self.inbox.tracker.touched(r.path)  # wait for it to be stable again
-                continue
-            self.inbox.taken(r.path)
-            if taken is not None:
-                self.tally.taken += 1
+        if not self.stopping:
+            self.tally.taken += self.inflow.turn(now)
 
     def _dispatch(self) -> None:
         if self.stopping:
@@ -355,7 +346,7 @@ class Service:
     def _idle(self) -> bool:
         if (
             not self._polled
-            or self.inbox.waiting()
+            or self.inflow.waiting()
             or self.dispatcher.in_flight()
             or self._unwritten
         ):
@@ -375,7 +366,7 @@ class Service:
         window = now - self._last_progress[0]
         self._next_progress = now + self.cfg.service.progress_seconds
         t = self.tally
-        snapshot = (t.taken, t.processed, t.delivered, self.inbox.waiting())
+        snapshot = (t.taken, t.processed, t.delivered, self.inflow.waiting())
         if snapshot == self._last_progress[1] and not self.dispatcher.in_flight():
             return  # nothing happened since the last line: stay quiet
         pages = t.pages - self._last_progress[2]
@@ -384,7 +375,7 @@ class Service:
         log.info(
             "progress: inbox %d, queued %d, running %d, done %d (%.2f pages/s), "
             "needs review %d, delivered %d, deliveries pending %d",
-            self.inbox.waiting(),
+            self.inflow.waiting(),
             counts["queued"],
             self.dispatcher.in_flight(),
             t.processed,

@@ -25,7 +25,7 @@ from pipeline.ports import OriginalStore
 from pipeline.records import RecordStatus, StoredDocument, StoredRecord
 from pipeline.service.intake import SUFFIX_FOR_KIND, stored_document
 from pipeline.service.quarantine import release
-from pipeline.service.watch import inbox_file_count
+from pipeline.service.watch import census
 from pipeline.stages.ingest import file_complete
 
 log = logging.getLogger(__name__)
@@ -91,8 +91,11 @@ def status_summary(db: Engine, cfg: Config) -> dict[str, Any]:
             .order_by(deliveries.c.updated_at.desc())
             .limit(10)
         ).all()
+        inbox = census(cfg.service.inbox)
         return {
-            "inbox_files": inbox_file_count(cfg.service.inbox),
+            "inbox_files": inbox.files,
+            "inbox_links": inbox.links,
+            "inbox_missing": list(inbox.missing),
             "documents": counts(documents),
             "records": counts(records),
             "deliveries": counts(deliveries),

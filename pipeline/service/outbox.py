@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import tempfile
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection, Engine
@@ -26,12 +28,14 @@ from pipeline import failpoints
 from pipeline.config import DeliveryConfig
 from pipeline.db import records as stored
 from pipeline.db import state
-from pipeline.db.schema import deliveries
+from pipeline.db.schema import deliveries, records
 from pipeline.db.state import DeliveryStatus
 from pipeline.errors import DeliveryError, Reason, StateError, StoreError
+from pipeline.fsutil import sha256_of
+from pipeline.pagecut import cut_name, own_pages
 from pipeline.ports import CaseTarget, OriginalStore, Parcel
-from pipeline.records import RecordStatus
-from pipeline.stages.deliver import idempotency_key, judge, payload, short_key
+from pipeline.records import RecordStatus, StoredDocument, StoredRecord
+from pipeline.stages.deliver import OwnFile, idempotency_key, judge, payload, short_key
 
 log = logging.getLogger(__name__)
 
@@ -113,9 +117,13 @@ def _deliver_one(
     with db.connect() as conn:
         d = conn.execute(select(deliveries).where(deliveries.c.id == delivery_id)).one()
         got = stored.load_with_document(conn, d.record_key)
-    if got is None:
-        raise StateError(f"delivery {delivery_id}: record {d.record_key} is gone")
-    rec, doc = got
+        if got is None:
+            raise StateError(f"delivery {delivery_id}: record {d.record_key} is gone")
+        rec, doc = got
+        alone = (
+            conn.execute(select(func.count()).where(records.c.document_id == doc.id)).scalar_one()
+            == 1
+        )
     target = targets.get(d.target)
     try:
         if target is None:
@@ -124,17 +132,12 @@ def _deliver_one(
             )
         if doc.stored is None:
             raise StoreError(f"document {doc.id} has no stored original")
-        parcel = Parcel(
-            idempotency_key=d.idempotency_key,
-            record=rec,
-            document=doc,
-            payload=payload(d.idempotency_key, rec, doc),
-            original=originals.path(doc.stored),
-            original_name=doc.source.rsplit("/", 1)[-1],
-        )
-        failpoints.hit("deliver.before_send")
-        target.send(parcel)
-        failpoints.hit("deliver.after_send")
+        with tempfile.TemporaryDirectory(prefix="blankett-parcel-") as work:
+            whole = originals.path(doc.stored)
+            parcel = _parcel(d.idempotency_key, rec, doc, whole, None if alone else Path(work))
+            failpoints.hit("deliver.before_send")
+            target.send(parcel)
+            failpoints.hit("deliver.after_send")
     except Exception as exc:
         _failed_attempt(db, d.id, d.target, d.attempts + 1, exc, cfg, run)
         return
@@ -177,6 +180,27 @@ def _deliver_one(
         short_key(d.record_key),
         rec.document_id,
         d.target,
+    )
+
+
+def _parcel(
+    key: str, rec: StoredRecord, doc: StoredDocument, whole: Path, work: Path | None
+) -> Parcel:
+    """The parcel for one target: the payload and the record's own pages. The only record
+    of its scan gets the scan itself (``work`` None); otherwise its pages are cut into
+    ``work``, a private folder removed after the send."""
+    name = doc.source.rsplit("/", 1)[-1]
+    own = whole if work is None else own_pages(whole, doc.kind, rec.pages, work / "own")
+    if own != whole:  # a part of the scan: its name says which pages
+        name = cut_name(name, rec.pages)
+    sha, size = sha256_of(own), own.stat().st_size
+    return Parcel(
+        idempotency_key=key,
+        record=rec,
+        document=doc,
+        payload=payload(key, rec, doc, OwnFile(name, sha, size)),
+        original=own,
+        original_name=name,
     )
 
 

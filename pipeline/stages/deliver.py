@@ -2,7 +2,8 @@
 
 A delivery is identified by a deterministic idempotency key (record key + target), so
 a send repeated after a crash is a no-op at the target. The payload is the record as
-delivered (schema version, fields without crop paths, where it came from). A failed
+delivered (schema version, fields without crop paths, where it came from, and the file
+that goes with it: the record's own pages only, never another record's). A failed
 attempt is retried with exponential back-off unless the error says it needs a person or
 the attempts run out. The outbox that drives this is ``pipeline.service.outbox``.
 """
@@ -31,8 +32,17 @@ def idempotency_key(record_key: str, target: str) -> str:
     return hashlib.sha256(f"blankett:{record_key}:{target}".encode()).hexdigest()
 
 
-def payload(key: str, rec: StoredRecord, doc: StoredDocument) -> dict[str, Any]:
-    """The delivery JSON: schema version, the record, the document it came from."""
+@dataclass(frozen=True)
+class OwnFile:
+    """The file delivered with a record: its own pages of the scan."""
+
+    name: str
+    sha256: str
+    size: int
+
+
+def payload(key: str, rec: StoredRecord, doc: StoredDocument, own: OwnFile) -> dict[str, Any]:
+    """The delivery JSON: schema version, the record, its file, the document it came from."""
     return {
         "schema_version": SCHEMA_VERSION,
         "idempotency_key": key,
@@ -44,6 +54,7 @@ def payload(key: str, rec: StoredRecord, doc: StoredDocument) -> dict[str, Any]:
             "issues": list(rec.issues),
             "accepted_at": _iso(rec.accepted_at),
         },
+        "file": {"name": own.name, "sha256": own.sha256, "size": own.size},
         "document": {
             "id": doc.id,
             "source": doc.source,

@@ -8,6 +8,8 @@ stability test (``pipeline.service.watch``).
 from __future__ import annotations
 
 import hashlib
+import os
+import stat
 import struct
 from pathlib import Path
 from typing import BinaryIO
@@ -54,9 +56,15 @@ def file_complete(path: Path) -> tuple[FileKind | None, str | None]:
     """The format of the file at ``path`` and why it is incomplete (None: complete).
 
     Reads only the head, the tail and, for TIFF, the directory chain; cheap enough to run
-    on every poll of a growing file.
+    on every poll of a growing file. Only a regular file is opened (a pipe swapped in for
+    it would block the caller for ever; a link is not followed): anything else has no
+    format.
     """
-    with path.open("rb") as f:
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        return None, None
+    with os.fdopen(fd, "rb") as f:
         head = f.read(1024)
         kind = sniff(head)
         if kind is None:
@@ -71,6 +79,9 @@ def file_complete(path: Path) -> tuple[FileKind | None, str | None]:
 # TIFF tags whose values point at image data: strip or tile offsets and byte counts.
 _DATA_TAGS = {273: 279, 324: 325}
 _TYPE_SIZE = {3: 2, 4: 4, 16: 8}
+# Directory entries walked per file at most: a hostile file could otherwise make every
+# poll unpack millions of them.
+_MAX_TIFF_ENTRIES = 100_000
 
 
 def _tiff_incomplete(f: BinaryIO, size: int) -> str | None:
@@ -81,13 +92,19 @@ def _tiff_incomplete(f: BinaryIO, size: int) -> str | None:
     order = "<" if f.read(2) == b"II" else ">"
     f.seek(4)
     offset = struct.unpack(order + "I", f.read(4))[0]
-    seen = 0
+    seen: set[int] = set()
+    entries_read = 0
     while offset:
-        seen += 1
-        if offset + 2 > size or seen > 10_000:
+        if offset + 2 > size or len(seen) >= 10_000:
             return "a TIFF page directory lies beyond the end; the file is truncated"
+        if offset in seen:
+            return None  # a directory chain that loops: not truncated; reading it fails
+        seen.add(offset)
         f.seek(offset)
         (n,) = struct.unpack(order + "H", f.read(2))
+        entries_read += n
+        if entries_read > _MAX_TIFF_ENTRIES:
+            return None  # far more than any scan has: decoding refuses it, not this walk
         raw = f.read(12 * n + 4)
         if len(raw) < 12 * n + 4:
             return "a TIFF page directory is cut short; the file is truncated"

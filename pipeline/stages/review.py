@@ -1,4 +1,5 @@
-"""review: an operator confirms or corrects one field (pure: a record in, a record out).
+"""review: an operator confirms or corrects one field, or rejects a whole record (pure:
+a record in, a record out).
 
 Every change is re-validated at once (type, the field's rules, its groups). A value that
 still breaks a rule is only taken with an explicit override and its reason; otherwise the
@@ -28,6 +29,8 @@ RECORD_ISSUES = "_record"
 _TRUE = {"x", "ja", "yes", "1", "true", "j", "y", "✓", "☒"}
 _FALSE = {"", "nej", "no", "0", "false", "n", "-"}
 _GROUP_CODES = frozenset({IssueCode.GROUP_NONE_MARKED, IssueCode.GROUP_SEVERAL_MARKED})
+REJECTABLE = frozenset({RecordStatus.NEEDS_REVIEW, RecordStatus.UNIDENTIFIED})
+MAX_REASON = 500
 
 
 @dataclass(frozen=True)
@@ -143,6 +146,26 @@ def apply_edit(
         reason=new.override_reason,
     )
     return Applied(after, (event,), changed=new)
+
+
+def reject(rec: StoredRecord, reason: str, actor: str) -> Applied:
+    """Set a record aside for good (a junk page, the wrong form, a duplicate sent on paper
+    twice): it leaves the queue and is never delivered. The reason is required; the
+    status change and the reason are the audit event."""
+    if rec.status not in REJECTABLE:
+        raise StateError(
+            f"record {rec.key} is {rec.status}; only a record in review or an unidentified "
+            "one can be rejected"
+        )
+    why = " ".join(reason.split())
+    if not why:
+        raise StateError(f"record {rec.key}: say why it is rejected")
+    if len(why) > MAX_REASON:
+        raise StateError(f"record {rec.key}: the reason is over {MAX_REASON} characters")
+    event = AuditEvent(
+        "status", actor, before=rec.status.value, after=RecordStatus.REJECTED.value, reason=why
+    )
+    return Applied(replace(rec, status=RecordStatus.REJECTED), (event,))
 
 
 def _refresh_groups(spec: TemplateSpec, rec: StoredRecord) -> StoredRecord:

@@ -6,12 +6,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
-import yaml
 from pydantic import ValidationError
 
 from pipeline.errors import TemplateError
 from pipeline.records import Gray, frozen_image
 from pipeline.templates.schema import TemplateSpec
+from pipeline.yamlfile import read_yaml
 
 TEMPLATE_FILE = "template.yaml"
 
@@ -40,12 +40,7 @@ class Template:
 
 def read_spec(path: Path) -> TemplateSpec:
     """Parse and validate one template.yaml, with errors that name the file and the field."""
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise TemplateError("template file not found", path=path) from None
-    except yaml.YAMLError as exc:
-        raise TemplateError(f"not valid YAML: {exc}", path=path) from None
+    raw = read_yaml(path, TemplateError, "template file")
     try:
         return TemplateSpec.model_validate(raw)
     except ValidationError as exc:

@@ -8,6 +8,7 @@ field type means (how it is read and normalized) is in ``pipeline.fieldtypes``.
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Annotated, Any, Literal
 
@@ -37,6 +38,12 @@ Box = Annotated[
 
 
 def _check_box(box: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+    # NaN compares false with everything, so it passed "width <= 0" and every bounds
+    # check after it, and then failed every document: refuse it here, by name.
+    if not all(math.isfinite(v) for v in box):
+        raise ValueError(
+            f"box values must be finite numbers, got [{', '.join(str(v) for v in box)}]"
+        )
     if box[2] <= 0 or box[3] <= 0:
         raise ValueError("box width and height must be positive")
     return box
@@ -171,8 +178,8 @@ class FormCode(_Model):
 class PageSpec(_Model):
     number: int = Field(ge=1)
     image: str = Field(description="Reference image file beside template.yaml")
-    width: float = Field(gt=0, description="Page width in points")
-    height: float = Field(gt=0, description="Page height in points")
+    width: float = Field(gt=0, allow_inf_nan=False, description="Page width in points")
+    height: float = Field(gt=0, allow_inf_nan=False, description="Page height in points")
     optional: bool = Field(
         False, description="May be left out (a continuation sheet): not a missing page"
     )

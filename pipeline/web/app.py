@@ -1,17 +1,20 @@
 """The web app: ``create_app`` builds it from what it is given; nothing is created at
-import time. Who may do what is in ``deps``; the pages and actions in ``routes``."""
+import time. Who may do what is in ``deps``; the pages and actions in ``routes``; the
+strict headers on every answer, errors included, in ``SecurityHeaders`` here."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from importlib.resources import files
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pipeline.config import Config
 from pipeline.errors import StateError
@@ -36,6 +39,7 @@ def create_app(
     app.state.env = Env(cfg, db, specs, originals, pages)
     app.mount("/static", StaticFiles(directory=str(web_root / "static")), name="static")
     app.include_router(router)
+    app.add_middleware(SecurityHeaders)
 
     @app.exception_handler(NotSignedIn)
     async def _to_login(request: Request, _exc: NotSignedIn) -> Response:
@@ -49,18 +53,53 @@ def create_app(
             request, "message.html", {"title": "Not done", "message": exc.message}, status=409
         )
 
-    @app.middleware("http")
-    async def _headers(request: Request, call_next: Any) -> Response:
-        resp: Response = await call_next(request)
-        resp.headers.setdefault("X-Content-Type-Options", "nosniff")
-        resp.headers.setdefault("X-Frame-Options", "DENY")
-        resp.headers.setdefault("Referrer-Policy", "same-origin")
-        resp.headers.setdefault(
-            "Content-Security-Policy",
-            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'",
-        )
-        if request.url.path != "/login" and not request.url.path.startswith("/static"):
-            resp.headers.setdefault("Cache-Control", "no-store")  # personal data
-        return resp
-
     return app
+
+
+_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'"
+    ),
+}
+_FAILED = (
+    "<!doctype html><title>Error · blankett</title><h1>Something went wrong</h1>"
+    "<p>The error is in the service log. Reload the page to try again.</p>"
+)
+
+
+class SecurityHeaders:
+    """The strict headers on every answer, error pages included (plain ASGI, so they are
+    set on the way out whatever made the answer). An exception no handler took becomes a
+    500 page with them here, then goes on up to the server, which logs it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = str(scope["path"])
+        private = path != "/login" and not path.startswith("/static/")
+        started = False
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                headers = MutableHeaders(scope=message)
+                for name, value in _HEADERS.items():
+                    headers.setdefault(name, value)
+                if private:
+                    headers.setdefault("Cache-Control", "no-store")  # personal data
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_headers)
+        except Exception:
+            if not started:
+                await HTMLResponse(_FAILED, status_code=500)(scope, receive, send_with_headers)
+            raise

@@ -127,3 +127,27 @@ def set_login_cookie(resp: Response, cfg: Config, token: str) -> None:
         max_age=3600,
         path="/login",
     )
+
+
+_LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+def login_cookie_missing(request: Request, cfg: Config) -> str:
+    """Why the sign-in form's cookie did not come back, and what to do about it."""
+    host = request.url.hostname or ""
+    if (
+        LOGIN_COOKIE not in request.cookies
+        and request.url.scheme == "http"
+        and cfg.web.secure_cookies
+        and host not in _LOOPBACK
+        and not host.endswith(".localhost")
+    ):
+        # Browsers keep Secure cookies from plain http only on localhost.
+        return (
+            f"This page was reached over plain http at {host}, and the browser does not "
+            "send the sign-in cookie back over plain http (it is a Secure cookie). Reach "
+            "the review UI over HTTPS, through a reverse proxy that terminates TLS; or, on "
+            "a trusted network only, set web.secure_cookies: false in config.yaml and "
+            "restart blankett serve."
+        )
+    return "The sign-in form expired. Reload the page and sign in again."

@@ -14,6 +14,7 @@ from pipeline.config import Config
 from pipeline.issues import ISSUE_TEXT
 from pipeline.records import RecordStatus, StoredDocument, StoredRecord
 from pipeline.service.ops import FailedDocument
+from pipeline.service.review import READS
 from pipeline.stages.review import RECORD_ISSUES, as_text
 from pipeline.templates.schema import TemplateSpec
 
@@ -152,7 +153,8 @@ def record_view(
         pages=pages,
         claimed_by=r.claimed_by,
         claimed_at=r.claimed_at,
-        history=list(history),
+        # Changes only: reads are audited in the events table, not shown to operators.
+        history=[e for e in history if e.get("action") not in READS],
     )
 
 
@@ -194,18 +196,12 @@ class NoSuchPage(LookupError):
 
 def page_jpeg(path: Path, page: int, width: int, cfg: Config) -> bytes:
     """Page ``page`` of a stored original as a JPEG about ``width`` px wide (100..2000).
-    Raises ``BlankettError`` for a file that cannot be read, ``NoSuchPage`` past its end."""
-    import cv2
+    Raises ``BlankettError`` for a file that cannot be read, ``NoSuchPage`` past its end.
+    Only that page is made, one at a time per process (PDFium is not thread-safe), and
+    kept in a bounded cache (``pipeline.pageimage``)."""
+    from pipeline import pageimage
 
-    from pipeline.imaging import downscale
-    from pipeline.stages.ingest import ingest
-    from pipeline.stages.normalize import normalize
-
-    pages = normalize(ingest(path, cfg.limits), cfg.normalize, cfg.limits)
-    if not 1 <= page <= len(pages):
-        raise NoSuchPage(f"the document has {len(pages)} pages")
-    img = pages[page - 1].image
-    small = downscale(img, min(1.0, max(100, min(width, 2000)) / img.shape[1]))
-    ok, data = cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, 80])
-    assert ok
-    return bytes(data.tobytes())
+    try:
+        return pageimage.page_jpeg(path, page, width, cfg)
+    except pageimage.NoSuchPage as exc:
+        raise NoSuchPage(str(exc)) from None
