@@ -197,7 +197,9 @@ def template_list(config: ConfigOpt = None) -> None:
 def template_import_pdf(
     pdf: Annotated[Path, typer.Argument(help="The blank fillable PDF (AcroForm)")],
     template_id: Annotated[str, typer.Option("--id", help="Template id (folder name)")],
-    title: Annotated[str | None, typer.Option(help="Form title (default: file name)")] = None,
+    title: Annotated[
+        str | None, typer.Option(help="Form title (default: the PDF's own title, else file name)")
+    ] = None,
     language: Annotated[
         str | None, typer.Option(help="OCR language for text fields, e.g. swe or eng")
     ] = None,
@@ -229,6 +231,10 @@ def template_import_pdf(
         typer.echo(f"  note: {note}")
     for skipped in report.skipped:
         typer.echo(f"  skipped: {skipped}")
+    if report.uncertain:
+        typer.echo(f"  {len(report.uncertain)} guesses are uncertain; check them in template.yaml:")
+    for unsure in report.uncertain:
+        typer.echo(f"  uncertain: {unsure}")
     typer.echo(f"next: blankett template check {template_id} --overlay overlays/")
 
 

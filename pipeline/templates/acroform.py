@@ -8,6 +8,7 @@ rotation to the displayed page's top-left coordinates in points (template coordi
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -78,6 +79,35 @@ class AcroForm:
     xfa: bool
     encrypted: bool
     notes: tuple[str, ...] = field(default=())
+    title: str = ""  # the PDF's own title (document info, else XMP), "" when it has none
+
+
+def _file_name_like(text: str) -> bool:
+    # Authoring tools often leave a file name as the title ("Microsoft Word - x.docx").
+    return bool(re.search(r"\.(docx?|pdf|odt|rtf|indd|xlsx?|dotx?)\s*$", text, re.I)) or (
+        text.lower() in {"untitled", "namnlös", "dokument1", "document1"}
+    )
+
+
+def pdf_title(reader: PdfReader) -> str:
+    """The document's own title: the info dictionary's, else XMP dc:title; "" when there
+    is none or it is only a file name."""
+    candidates: list[str] = []
+    try:
+        info = reader.metadata
+        if info is not None and info.title:
+            candidates.append(str(info.title))
+        xmp = reader.xmp_metadata
+        if xmp is not None and xmp.dc_title:
+            candidates += [str(v) for v in xmp.dc_title.values()]
+    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError):
+        # A broken metadata stream costs the title, not the import.
+        pass
+    for raw in candidates:
+        text = " ".join(raw.replace("\x00", "").split())
+        if text and not _file_name_like(text):
+            return text[:200]
+    return ""
 
 
 def _inherited(node: Any, key: str) -> Any:
@@ -200,4 +230,6 @@ def read_acroform(data: bytes, source: str) -> AcroForm:
         notes.append("XFA hybrid: the AcroForm part was used")
     if encrypted:
         notes.append("encrypted with an empty user password: opened without one")
-    return AcroForm(tuple(geoms), tuple(widgets), xfa, encrypted, tuple(notes))
+    return AcroForm(
+        tuple(geoms), tuple(widgets), xfa, encrypted, tuple(notes), title=pdf_title(reader)
+    )

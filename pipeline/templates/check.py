@@ -2,7 +2,8 @@
 
 Schema errors stop at loading (they name the field); these are the checks a schema cannot
 make: boxes that overlap, run off the page, or sit on printed text instead of on the
-blank space a person writes in.
+blank space a person writes in; importer guesses that were unsure and are not yet
+checked; pages without fields that a scan must still include.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
+from pipeline.templates.guess import guess_field
 from pipeline.templates.load import Template
-from pipeline.templates.schema import FieldSpec
+from pipeline.templates.schema import FieldSpec, TemplateSpec
 
 OVERLAP_SHARE = 0.2  # of the smaller box
 PRINTED_SHARE = 0.15  # share of the box interior already printed on the blank form
@@ -77,6 +79,63 @@ def check_template(t: Template) -> list[Finding]:
                     )
             if f.type not in ("checkbox", "choice", "signature") and f.box and f.box[3] < 7:
                 out.append(Finding("warning", f.name, "box under 7 pt high: too low for text"))
+        if not fields and not page.optional:
+            out.append(
+                Finding(
+                    "warning",
+                    f"page {page.number}",
+                    "has no fields but is required: a scan without it is missing_pages "
+                    "(set optional: true unless the page must be sent)",
+                )
+            )
+    return out + uncertain_guesses(t.spec)
+
+
+def uncertain_guesses(spec: TemplateSpec) -> list[Finding]:
+    """Importer guesses an admin has not yet confirmed, as warnings.
+
+    A note counts while the type (or group kind) is still the guessed one: changing it
+    or deleting the note is the admin's answer. Fields imported before notes were kept
+    are guessed again from their source name and label.
+    """
+    out = []
+    for f in spec.fields:
+        note = f.guess
+        if note is None and f.source and f.type not in ("checkbox", "choice"):
+            # import-pdf wrote the name as the label when there was no tooltip.
+            label = f.label or ""
+            again = guess_field(f.source, "" if label == f.source[:120] else label)
+            if again.uncertain:
+                out.append(
+                    Finding(
+                        "warning",
+                        f.name,
+                        f"type {f.type}; the importer would now guess {again.type}, unsure: "
+                        f"{again.reason}. Check it, then add guess: {{type: {f.type}, reason: "
+                        "checked}",
+                    )
+                )
+            continue
+        if note is not None and note.uncertain and note.type == f.type:
+            out.append(
+                Finding(
+                    "warning",
+                    f.name,
+                    f"guessed type {f.type}, unsure: {note.reason}. Check it, then delete "
+                    "its guess note",
+                )
+            )
+    for g in spec.groups:
+        gn = g.guess
+        if gn is not None and gn.uncertain and gn.type == g.kind:
+            out.append(
+                Finding(
+                    "warning",
+                    g.name,
+                    f"guessed group {g.kind}, unsure: {gn.reason}. Check it, then delete "
+                    "its guess note",
+                )
+            )
     return out
 
 

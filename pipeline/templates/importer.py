@@ -2,9 +2,9 @@
 
 One field per widget (radio buttons of one name become one ``choice`` field), the kind
 and flags from the PDF, type and rules guessed from telling names, reference images
-rendered from the blank form. Re-importing a new revision keeps the admin's names, types
-and rules for fields whose boxes did not move; when the layout changed, the previous
-version is kept under ``versions/<n>/`` so scans of the older printing still match.
+rendered from the blank form. Re-importing a new revision keeps the admin's edits
+(``reimport.py``); when the layout changed, the previous version is kept under
+``versions/<n>/`` so scans of the older printing still match.
 """
 
 from __future__ import annotations
@@ -23,12 +23,17 @@ from pydantic import ValidationError
 from pipeline.errors import TemplateError
 from pipeline.pdfrender import render_pages
 from pipeline.templates.acroform import AcroForm, Widget, read_acroform
-from pipeline.templates.guess import field_name, guess_type
+from pipeline.templates.guess import (
+    CheckboxWidget,
+    Guess,
+    checkbox_families,
+    field_name,
+    guess_field,
+)
 from pipeline.templates.load import TEMPLATE_FILE, VERSIONS_DIR, read_spec
+from pipeline.templates.reimport import merge_previous, optional_pages
 from pipeline.templates.schema import TemplateSpec
 from pipeline.templates.yamlio import dump_yaml
-
-SAME_BOX_PT = 2.0  # a box that moved less than this did not move
 
 
 @dataclass
@@ -39,6 +44,7 @@ class ImportReport:
     kept: int = 0  # fields that kept the admin's edits from the previous version
     skipped: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    uncertain: list[str] = field(default_factory=list)  # guesses an admin should check
     archived: Path | None = None
 
 
@@ -72,7 +78,7 @@ def fields_from_widgets(
     taken: set[str] = set()
     fields: list[dict[str, Any]] = []
     radios: dict[tuple[int, str], list[Widget]] = defaultdict(list)
-    checks: dict[tuple[int, str], list[str]] = defaultdict(list)
+    checks: list[CheckboxWidget] = []
     unnamed = 0
     ordered = sorted(form.widgets, key=lambda w: (w.page, round(w.box[1] / 4), w.box[0]))
     for w in ordered:
@@ -100,17 +106,18 @@ def fields_from_widgets(
         if not w.name:
             report.notes.append(f"a widget with no name on page {w.page} was named {name}")
         d: dict[str, Any] = {"name": name, "page": w.page}
+        guess: Guess | None = None
         if w.kind == "checkbox":
             d["type"] = "checkbox"
-            base = re.sub(r"\[\d+\]$", "", w.name)
-            checks[(w.page, base)].append(name)
+            if w.name:
+                checks.append(CheckboxWidget(w.page, w.name, name, w.export))
         elif w.kind == "signature":
             d["type"] = "signature"
         else:
-            ftype, rules = guess_type(w.name, w.tooltip)
-            d["type"] = ftype
-            if rules:
-                d["rules"] = list(rules)
+            guess = guess_field(w.name, w.tooltip)
+            d["type"] = guess.type
+            if guess.rules:
+                d["rules"] = list(guess.rules)
             if w.kind == "choice":
                 report.notes.append(f"{name}: a list/combo box, read as the text written in it")
             ocr: dict[str, Any] = {}
@@ -123,6 +130,10 @@ def fields_from_widgets(
         d["label"] = (w.tooltip or w.name or name)[:120]
         d["box"] = list(box)
         d["source"] = w.name or None
+        if guess is not None:
+            d["guess"] = guess.note()
+            if guess.uncertain:
+                report.uncertain.append(f"{name}: {guess.type}? {guess.reason}")
         fields.append(d)
     for (pno, raw), widgets in radios.items():
         name = _unique(field_name(raw) if raw else f"val_p{pno}", taken)
@@ -155,15 +166,21 @@ def fields_from_widgets(
                 "source": raw or None,
             }
         )
-    groups = [
-        {
-            "name": _unique(field_name(base) + "_grupp", taken),
+    groups = []
+    for fam in checkbox_families(checks):
+        if not fam.grouped:
+            report.notes.append(fam.reason)
+            continue
+        group = {
+            "name": _unique(field_name(fam.stem) + "_grupp", taken),
             "kind": "at_least_one",
-            "fields": names,
+            "fields": list(fam.names),
+            "guess": {"type": "at_least_one", "reason": fam.reason}
+            | ({"uncertain": True} if fam.uncertain else {}),
         }
-        for (_, base), names in checks.items()
-        if len(names) >= 2
-    ]
+        if fam.uncertain:
+            report.uncertain.append(f"{group['name']}: at_least_one? {fam.reason}")
+        groups.append(group)
     fields.sort(key=lambda d: (d["page"], _top_left(d)))
     return fields, groups
 
@@ -171,59 +188,6 @@ def fields_from_widgets(
 def _top_left(d: dict[str, Any]) -> tuple[float, float]:
     boxes = [d["box"]] if "box" in d else [o["box"] for o in d["options"]]
     return (round(min(b[1] for b in boxes) / 4), min(b[0] for b in boxes))
-
-
-def _box_of(d: dict[str, Any]) -> list[list[float]]:
-    return [d["box"]] if "box" in d else [o["box"] for o in d.get("options", [])]
-
-
-def _same_place(a: list[list[float]], b: list[list[float]]) -> bool:
-    return len(a) == len(b) and all(
-        abs(p - q) <= SAME_BOX_PT
-        for ba, bb in zip(a, b, strict=True)
-        for p, q in zip(ba, bb, strict=True)
-    )
-
-
-def merge_previous(
-    new: list[dict[str, Any]],
-    groups: list[dict[str, Any]],
-    prev: TemplateSpec,
-    report: ImportReport,
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]], bool]:
-    """Keep the admin's edits for unmoved fields; (fields, groups, layout changed)."""
-    old = {
-        f.source: f.model_dump(mode="json", exclude_none=True, exclude_defaults=True)
-        for f in prev.fields
-        if f.source
-    }
-    for f in prev.fields:
-        old.setdefault(
-            f"#{f.name}", f.model_dump(mode="json", exclude_none=True, exclude_defaults=True)
-        )
-    changed = len(new) != len(prev.fields)
-    merged, taken = [], set()
-    for d in new:
-        o = old.get(d.get("source") or "") or old.get(f"#{d['name']}")
-        if o is not None and o.get("page", 1) == d["page"] and _same_place(_box_of(o), _box_of(d)):
-            keep = {**o, "page": d["page"]}
-            if "box" in d:
-                keep["box"] = d["box"]
-            merged.append(keep)
-            report.kept += 1
-        else:
-            changed = True
-            merged.append(d)
-        taken.add(merged[-1]["name"])
-    names = {d["name"] for d in merged}
-    kept_groups = [
-        g.model_dump(mode="json", exclude_none=True)
-        for g in prev.groups
-        if set(g.fields) <= names and (g.when is None or g.when in names)
-    ]
-    covered = {tuple(g["fields"]) for g in kept_groups}
-    extra = [g for g in groups if tuple(g["fields"]) not in covered and set(g["fields"]) <= names]
-    return merged, kept_groups + extra, changed
 
 
 def render_references(data: bytes, dpi: int) -> list[np.ndarray]:
@@ -286,8 +250,9 @@ def import_pdf(
         pages.append(page)
     prev_path = folder / TEMPLATE_FILE
     prev = read_spec(prev_path) if prev_path.is_file() else None
+    optional_pages(pages, fields, prev, report.notes)
     if prev is not None:
-        fields, groups, changed = merge_previous(fields, groups, prev, report)
+        fields, groups, changed, report.kept = merge_previous(fields, groups, prev)
         # A new page size or a new printed form id is a new version too.
         changed |= [
             (p["width"], p["height"], (p.get("form_code") or {}).get("text")) for p in pages
@@ -296,8 +261,12 @@ def import_pdf(
             for p in prev.pages
         ]
         report.version = prev.version + 1 if changed else prev.version
-        title = title or prev.title
+        # A title that is only the file name was the old default, not an admin's choice.
+        title = title or (prev.title if prev.title != pdf.stem else None)
         language = language or prev.language
+    if not title and form.title:
+        title = form.title
+        report.notes.append(f"title {title!r}: the PDF's own title")
     spec_dict: dict[str, Any] = {
         "id": template_id,
         "version": report.version,

@@ -105,6 +105,18 @@ class ChoiceOption(_Model):
     _box = field_validator("box")(_check_box)
 
 
+class GuessNote(_Model):
+    """Why ``template import-pdf`` gave a field its type (or a group its kind).
+
+    ``template check`` warns about an uncertain guess while the type is still the one
+    guessed; delete the note (or set ``uncertain: false``) once it has been checked.
+    """
+
+    type: str = Field(description="The field type (or group kind) the importer guessed")
+    reason: str = Field(description="What in the PDF the guess came from")
+    uncertain: bool = Field(False, description="The importer was unsure: look at this one")
+
+
 class FieldSpec(_Model):
     name: str
     page: int = Field(ge=1)
@@ -117,6 +129,7 @@ class FieldSpec(_Model):
     ocr: OcrSpec = OcrSpec()
     rules: tuple[RuleSpec, ...] = ()
     options: tuple[ChoiceOption, ...] = Field((), description="type choice: one box per option")
+    guess: GuessNote | None = Field(None, description="Set by import-pdf: why this type")
 
     @field_validator("name")
     @classmethod
@@ -164,6 +177,7 @@ class GroupSpec(_Model):
     kind: GroupKind
     fields: tuple[str, ...] = Field(min_length=1)
     when: str | None = Field(None, description="Apply only if this field is checked / filled")
+    guess: GuessNote | None = Field(None, description="Set by import-pdf: why this group")
 
 
 class FormCode(_Model):
