@@ -244,6 +244,10 @@ class WebConfig(_Frozen):
     session_hours: float = Field(10.0, gt=0, le=24 * 30)
     # Someone else's claim on a record is shown for this long after they opened it.
     claim_minutes: float = Field(15.0, gt=0)
+    # Addresses of reverse proxies whose X-Forwarded-For/-Proto are believed; none: the
+    # headers are ignored (any local user could otherwise name the client the sign-in
+    # throttle counts).
+    trusted_proxies: tuple[str, ...] = ()
 
 
 class Config(_Frozen):

@@ -12,6 +12,7 @@ lost file); low confidence and failed rules are data on the record.
 from __future__ import annotations
 
 import logging
+import shutil
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
@@ -122,7 +123,13 @@ def read_file(
     clock = clock or StageClock()
     with clock("ingest"):
         doc = ingest(path, ctx.cfg.limits)
-    return read_pages(doc, pages(doc, ctx.cfg.normalize, ctx.cfg.limits), ctx, clock, hint=hint)
+    try:
+        return read_pages(doc, pages(doc, ctx.cfg.normalize, ctx.cfg.limits), ctx, clock, hint=hint)
+    except BaseException:
+        # Pages stream, so the crops of pages read before a bad one are on disk already;
+        # no record will point at them, and they hold personal data.
+        _drop_crops(doc, ctx.cfg)
+        raise
 
 
 def read_pages(
@@ -208,6 +215,11 @@ def _place(
         slots.append(current)
     _read_page(current, _Seen(page, feats, ident, match, ref), ctx, clock)
     return current
+
+
+def _drop_crops(doc: Document, cfg: Config) -> None:
+    if cfg.artifacts.save_crops:
+        shutil.rmtree(cfg.artifacts_dir / doc.sha256[:2] / doc.sha256, ignore_errors=True)
 
 
 def _crop_dir(doc: Document, first_page: int, cfg: Config) -> Path | None:

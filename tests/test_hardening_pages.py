@@ -375,3 +375,30 @@ def test_process_keeps_no_crops_unless_asked(tmp_path: Path):
     assert res.returncode == 0, res.stderr
     assert any(artifacts.rglob("p1-*.jpg"))  # the crops asked for
     assert any(artifacts.rglob("page-1.jpg"))  # and the page preview
+
+
+@pytest.mark.tesseract
+def test_a_bad_later_page_leaves_no_crops_of_the_pages_before(ctx, tmp_path: Path):
+    import dataclasses
+
+    from PIL import Image
+
+    from pipeline.errors import TooLarge
+    from pipeline.run import read_file
+
+    form = Image.open(SAMPLES / "parkeringstillstand" / "scan-03-upside-down.png").convert("L")
+    big = Image.new("L", (form.width + 400, form.height + 400), 255)  # over the limit below
+    path = tmp_path / "two.tif"
+    form.save(path, save_all=True, append_images=[big], dpi=(300, 300))
+    cfg = ctx.cfg.model_copy(
+        update={
+            "data_dir": tmp_path / "data",
+            "limits": ctx.cfg.limits.model_copy(
+                update={"max_pixels": form.width * form.height + 1000}
+            ),
+        }
+    )
+    with pytest.raises(TooLarge):
+        read_file(path, dataclasses.replace(ctx, cfg=cfg))
+    artifacts = cfg.artifacts_dir
+    assert not artifacts.exists() or not any(artifacts.rglob("*.jpg"))

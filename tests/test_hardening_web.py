@@ -10,6 +10,7 @@ import re
 import threading
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -26,6 +27,7 @@ from pipeline.records import RecordStatus, StoredField, StoredRecord
 from pipeline.service import accounts
 from pipeline.stages.deliver import short_key
 from pipeline.stages.review import reject
+from tests.conftest import make_config
 from tests.service_kit import write_config
 from tests.web_kit import PASSWORD, World, app_for, build_world, copy_world, csrf_of
 
@@ -393,3 +395,61 @@ def test_crops_and_page_images_are_never_cached(site):
     ]:
         r = c.get(url)
         assert r.status_code == 200 and r.headers["Cache-Control"] == "no-store", url
+
+
+def _client_seen(options: dict[str, Any]) -> str:
+    """The client address a real uvicorn server hands the app for a request from loopback
+    that claims to come from elsewhere."""
+    import socket
+    import threading
+    import urllib.request
+
+    import uvicorn
+
+    async def echo(scope: Any, receive: Any, send: Any) -> None:
+        body = (scope["client"] or ("?",))[0].encode()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": body})
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(echo, host="127.0.0.1", port=port, **options))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        for _ in range(100):
+            if server.started:
+                break
+            threading.Event().wait(0.05)
+        ask = urllib.request.Request(
+            f"http://127.0.0.1:{port}/", headers={"X-Forwarded-For": "10.9.8.7"}
+        )
+        with urllib.request.urlopen(ask, timeout=5) as res:
+            return str(res.read().decode())
+    finally:
+        server.should_exit = True
+        thread.join(timeout=5)
+
+
+def test_forwarded_addresses_are_believed_only_from_named_proxies(tmp_path: Path):
+    from pipeline.web.app import server_options
+
+    cfg = make_config(tmp_path)
+    # Any local user can reach 127.0.0.1: by default the header must not name the client.
+    assert _client_seen(server_options(cfg)) == "127.0.0.1"
+    proxied = cfg.model_copy(
+        update={"web": cfg.web.model_copy(update={"trusted_proxies": ("127.0.0.1",)})}
+    )
+    assert _client_seen(server_options(proxied)) == "10.9.8.7"
+
+
+def test_sign_in_never_sends_people_to_another_site(site):
+    _w, _db, app = site
+    for evil in ("//evil.example/x", "/\\evil.example/x"):
+        c = browser(app)
+        token = csrf_of(c.get("/login").text)
+        res = c.post(
+            "/login", data={"name": "olle", "password": PASSWORD, "csrf": token, "next": evil}
+        )
+        assert res.status_code == 303 and res.headers["location"] == "/", evil

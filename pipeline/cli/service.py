@@ -338,7 +338,7 @@ def serve(
     from pipeline.compose import build_originals
     from pipeline.service.accounts import add_user, has_users
     from pipeline.templates.load import load_specs
-    from pipeline.web.app import create_app
+    from pipeline.web.app import create_app, server_options
 
     setup_service_logging(quiet=False, json_lines=False)
     cfg = load_cli_config(config)
@@ -361,4 +361,4 @@ def serve(
                 "with TLS in front (or, on a trusted network only, web.secure_cookies: false)",
                 err=True,
             )
-        uvicorn.run(app, host=h, port=p, log_level="warning", access_log=False)
+        uvicorn.run(app, host=h, port=p, **server_options(cfg))

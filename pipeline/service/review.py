@@ -144,7 +144,9 @@ def find_key(db: Engine, shown: str) -> str:
     """The record key for one as people see it: whole, or shortened as ``records`` shows
     it (``1a2b3c4d5e6f:1``)."""
     sha, _, page = shown.strip().partition(":")
-    if not sha or not page.isdigit() or any(c not in "0123456789abcdef" for c in sha):
+    # At least as long as `records` shows it: a typo in a short prefix must not pick,
+    # and reject for good, some other record that happens to start the same way.
+    if len(sha) < 12 or not page.isdigit() or any(c not in "0123456789abcdef" for c in sha):
         raise StateError(f"{shown!r} is not a record key (like 1a2b3c4d5e6f:1)")
     with db.connect() as conn:
         keys = (

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from importlib.resources import files
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -103,3 +103,17 @@ class SecurityHeaders:
             if not started:
                 await HTMLResponse(_FAILED, status_code=500)(scope, receive, send_with_headers)
             raise
+
+
+def server_options(cfg: Config) -> dict[str, Any]:
+    """uvicorn's options for this config. X-Forwarded-For and -Proto are believed only
+    from ``web.trusted_proxies``: otherwise anyone who can reach the port (any local user,
+    whatever uvicorn trusts by default) could name the client address the sign-in
+    throttle counts, and lock another person out or guess without limit."""
+    proxies = cfg.web.trusted_proxies
+    return {
+        "proxy_headers": bool(proxies),
+        "forwarded_allow_ips": ",".join(proxies) if proxies else "",
+        "log_level": "warning",
+        "access_log": False,
+    }

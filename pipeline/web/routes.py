@@ -89,11 +89,16 @@ def login(
         )
         set_login_cookie(resp, env.cfg, token)
         return resp
-    target = next if next.startswith("/") and not next.startswith("//") else "/"
+    target = next if _local_path(next) else "/"
     ok = RedirectResponse(target, status_code=303)
     set_session_cookie(ok, env.cfg, got[0])
     ok.delete_cookie(LOGIN_COOKIE, path="/login")
     return ok
+
+
+def _local_path(url: str) -> bool:
+    """A path on this site only: browsers read "//host" and "/\\host" as another site."""
+    return url.startswith("/") and not url.startswith(("//", "/\\"))
 
 
 def _wait_words(seconds: int) -> str:
