@@ -57,8 +57,15 @@ def _squash(text: str) -> str:
     return " ".join(text.split())
 
 
+# Printed 1 and 0 in geometric fonts come back as I, l, | or O: inside a run of digits
+# ("Storgatan I2", "2O26") they are digits. A run with no real digit ("IO", "Ola") or one
+# touching other letters ("12A", "Oskar5") is left as it is.
+_LOOKALIKE = str.maketrans({"I": "1", "l": "1", "|": "1", "O": "0", "o": "0"})
+_DIGIT_RUN = re.compile(r"(?<![^\W\d_])[\dIl|Oo]*\d[\dIl|Oo]*(?![^\W\d_])")
+
+
 def _text(text: str) -> Checked:
-    v = _squash(text)
+    v = _DIGIT_RUN.sub(lambda m: m.group().translate(_LOOKALIKE), _squash(text))
     return Checked(v or None)
 
 
@@ -182,8 +189,8 @@ def _email(text: str) -> Checked:
         return Checked(None)
     if not _EMAIL.match(s):
         return Checked(s, (IssueCode.EMAIL_INVALID,))
-    local, domain = s.rsplit("@", 1)
-    return Checked(f"{local}@{domain.lower()}")
+    # Written in capitals on paper or not, an address is delivered the way mail uses it.
+    return Checked(s.lower())
 
 
 def _phone(text: str) -> Checked:

@@ -164,3 +164,23 @@ def test_every_type_but_marks_is_normalized():
         assert (kind.normalizer is None) == kind.is_mark, name
     assert check_type("barcode", " ab  c ").value == "ab c"  # the text normalizer
     assert check_type("checkbox", "X").value == "X"  # marks pass through
+
+
+@pytest.mark.parametrize(
+    ("read", "value"),
+    [
+        ("Storgatan I2", "Storgatan 12"),  # 1 in a geometric font read as I
+        ("2O26-01-05 kl l5", "2026-01-05 kl 15"),
+        ("Box l|O4", "Box 1104"),
+        ("Ola Olsson", "Ola Olsson"),  # no digit: words stay words
+        ("Karl XII, IO", "Karl XII, IO"),
+        ("Storgatan 12A", "Storgatan 12A"),  # a letter that belongs to the number
+        ("Oskar5 rum O3b", "Oskar5 rum O3b"),  # runs touching other letters are left alone
+    ],
+)
+def test_look_alike_letters_inside_numbers_are_digits(read: str, value: str):
+    assert check_type("text", read).value == value
+
+
+def test_an_email_address_is_delivered_in_lowercase():
+    assert check_type("email", "Anna.Berg@Example.SE").value == "anna.berg@example.se"
