@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import stat
 from pathlib import Path
 
 from sqlalchemy.engine import Engine
@@ -58,11 +59,8 @@ class Inflow:
             if r.inbox not in usable:
                 continue
             try:
-                if staging.admit(r.path, r.inbox) is not None:
-                    self.settling.expect(
-                        staging.staging_root(r.inbox) / r.path.relative_to(r.inbox),
-                        r.quiet_since,
-                    )
+                if (dst := staging.admit(r.path, r.inbox)) is not None:
+                    self.settling.expect(dst, r.quiet_since)
             except OSError as exc:
                 self._report(r.path, f"cannot move {shown(str(r.path))} out of the inbox: {exc}")
         taken = 0
@@ -74,6 +72,12 @@ class Inflow:
                 self._report(inbox, f"cannot list the staging folder of {inbox}: {exc}")
                 continue
             for s, st in waiting:
+                if not stat.S_ISREG(st.st_mode):
+                    # A pipe or a link swapped in for a file just before it was moved holds
+                    # no data, and opening a pipe would block the loop.
+                    log.warning("%s is not a regular file; removed", staging.describe(s))
+                    s.path.unlink(missing_ok=True)
+                    continue
                 present.add(s.path)
                 if self.settling.observe(s.path, st, now):
                     taken += self._take(s, now)

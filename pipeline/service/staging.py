@@ -105,7 +105,10 @@ def admit(path: Path, inbox: Path) -> Path | None:
     (vanished, not a regular file, or a file of that name is still being taken: it waits
     in the inbox)."""
     dst = staging_root(inbox) / path.relative_to(inbox)
-    if dst.exists() or not stat.S_ISREG(os.lstat(path).st_mode):
+    try:
+        if dst.exists() or not stat.S_ISREG(os.lstat(path).st_mode):
+            return None
+    except FileNotFoundError:
         return None
     dst.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     try:
@@ -116,9 +119,7 @@ def admit(path: Path, inbox: Path) -> Path | None:
 
 
 def staged(inbox: Path) -> Iterator[tuple[StagedFile, os.stat_result]]:
-    """The regular files waiting in ``inbox``'s staging folder. Anything else found there
-    (a pipe or a link swapped in for a file just before it was moved) holds no data and
-    is removed, with a warning."""
+    """What waits in ``inbox``'s staging folder, with its ``lstat`` (not followed)."""
     root = staging_root(inbox)
     for dirpath, _dirs, files in os.walk(root):
         for name in files:
@@ -127,12 +128,7 @@ def staged(inbox: Path) -> Iterator[tuple[StagedFile, os.stat_result]]:
                 st = path.lstat()
             except FileNotFoundError:
                 continue
-            rel = path.relative_to(root).as_posix()
-            if not stat.S_ISREG(st.st_mode):
-                log.warning("%s is not a regular file; removed", shown(str(inbox / rel)))
-                path.unlink(missing_ok=True)
-                continue
-            yield StagedFile(path, inbox, rel), st
+            yield StagedFile(path, inbox, path.relative_to(root).as_posix()), st
 
 
 def tidy(s: StagedFile) -> None:
