@@ -17,7 +17,7 @@ SYS_STAMP  := $(VENV)/.system-packages
 TEST_STAMP := $(VENV)/.test-packages
 PY_STAMP   := $(VENV)/.python-packages
 
-.PHONY: setup services run test lint samples bench soak clean
+.PHONY: setup services run test lint samples bench soak calibration clean
 
 setup: $(SYS_STAMP) $(PY_STAMP)
 
@@ -86,8 +86,8 @@ test: setup services $(TEST_STAMP)
 	$(BIN)/python -m pytest
 
 lint: setup
-	$(BIN)/ruff check pipeline tests bench
-	$(BIN)/ruff format --check pipeline tests bench
+	$(BIN)/ruff check pipeline tests bench training
+	$(BIN)/ruff format --check pipeline tests bench training
 	$(BIN)/mypy
 
 # The benchmark (not run by CI): a corpus at every scan level, then the runner. With
@@ -107,6 +107,13 @@ soak: setup
 # Regenerate the committed samples and templates (deterministic: same seed, same files).
 samples: setup
 	$(BIN)/blankett samples forms_samples --templates-out templates
+
+# Refit the confidence calibration on a freshly generated corpus (about 15 minutes on
+# 2 cores): writes pipeline/models/confidence.json, its model card and the reliability
+# diagram. scikit-learn is installed for this only (the train extra), never at run time.
+calibration: setup
+	$(BIN)/python -m pip install -q -e '.[dev,train]'
+	OMP_THREAD_LIMIT=1 $(BIN)/python training/fit_confidence.py
 
 clean:
 	rm -rf $(VENV) data inbox quarantine .pytest_cache .mypy_cache .ruff_cache

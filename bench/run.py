@@ -2,9 +2,14 @@
 approach and against the physical floor, in one run. Not run by CI.
 
     .venv/bin/python bench/run.py bench/out/corpus [--baseline-pages 6] [--plots docs/img]
+        [--workers N] [--no-throughput] [--errors /tmp/blankett-bench-errors.jsonl]
+        [--config config.yaml]
 
-Reads a corpus made by bench/corpus.py. Prints markdown tables and writes
-bench/out/results.json and PNG plots.
+Reads a corpus made by bench/corpus.py. Prints markdown tables (report.py): accuracy per
+level and form, records straight through against residual error as the threshold is
+swept, the reliability of confidence, å/ä/ö lost, the causes of the wrong values. Writes
+bench/out/results.json and PNG plots (figures.py); the list of wrong values goes to
+--errors, outside the repository.
 """
 
 from __future__ import annotations
@@ -21,17 +26,20 @@ from pathlib import Path
 from typing import Any
 
 import cv2
+import figures
 import numpy as np
+import report
+from rows import FieldRow, RecordRow, rows_for
 
-from pipeline.compose import Context, open_context
+from pipeline.compose import open_context
 from pipeline.config import Config, load_config
+from pipeline.context import Context
 from pipeline.evaluate import (
+    EXPECTED_SUFFIX,
     FieldScore,
     expected_for,
     mark_fields,
     score_file,
-    straight_through,
-    summarize,
 )
 from pipeline.ports import OcrEngine, OcrHints, OcrResult
 from pipeline.records import Gray
@@ -42,7 +50,7 @@ from pipeline.stages.normalize import normalize
 from pipeline.templates.schema import MARK_TYPES
 
 HERE = Path(__file__).resolve().parent
-THRESHOLDS = [round(x, 2) for x in np.arange(0.0, 1.0001, 0.02)]
+OWN_FORMS = ("forskoleplats", "parkeringstillstand")  # older corpora carry no origin
 
 
 class TimedEngine:
@@ -69,8 +77,8 @@ def corpus_files(root: Path) -> list[tuple[str, str, Path]]:
     return out
 
 
-def config_for(corpus: Path, data: Path) -> Config:
-    cfg = load_config(HERE.parent / "config.yaml")
+def config_for(corpus: Path, data: Path, config: Path | None = None) -> Config:
+    cfg = load_config(config or HERE.parent / "config.yaml")
     return cfg.model_copy(
         update={
             "templates_dir": corpus / "templates",
@@ -83,9 +91,18 @@ def config_for(corpus: Path, data: Path) -> Config:
 # -- the pipeline, one worker, with per-stage clocks -----------------------------------------
 
 
+def origin_of(path: Path, form: str) -> str:
+    """Real or generated, as the corpus wrote it (older corpora: by the form id)."""
+    side = json.loads(path.with_name(path.name + EXPECTED_SUFFIX).read_text(encoding="utf-8"))
+    return str(side.get("origin") or ("generated" if form in OWN_FORMS else "real"))
+
+
 def run_pipeline(ctx: Context, files: list[tuple[str, str, Path]]) -> dict[str, Any]:
     marks = mark_fields(ctx.templates)
+    templates = {t.id: t for t in ctx.templates}
     per_file: dict[str, Any] = {}
+    field_rows: list[FieldRow] = []
+    record_rows: list[RecordRow] = []
     clock = StageClock()
     timed = TimedEngine(ctx.engine, clock)
     tctx = Context(**{**ctx.__dict__, "engine": timed})
@@ -93,19 +110,30 @@ def run_pipeline(ctx: Context, files: list[tuple[str, str, Path]]) -> dict[str, 
         t0 = time.perf_counter()
         records = process_file(path, tctx, clock)
         dt = time.perf_counter() - t0
-        recs, fields = score_file(path, expected_for(path) or [], records, marks)
+        exp = expected_for(path) or []
+        recs, fields = score_file(path, exp, records, marks)
+        origin = origin_of(path, form)
+        fr, rr = rows_for(str(path), level, form, origin, exp, records, fields, templates)
+        field_rows += fr
+        record_rows += rr
         pages = sum(len(r.pages) for r in records) or len(
             (expected_for(path) or [{}])[0].get("pages", [1])
         )
         per_file[str(path)] = {
             "level": level,
             "form": form,
+            "origin": origin,
             "seconds": dt,
             "pages": pages,
             "records": recs,
             "fields": fields,
         }
-    return {"files": per_file, "stages": dict(clock.seconds)}
+    return {
+        "files": per_file,
+        "stages": dict(clock.seconds),
+        "field_rows": field_rows,
+        "record_rows": record_rows,
+    }
 
 
 # -- all cores ------------------------------------------------------------------------------
@@ -113,10 +141,10 @@ def run_pipeline(ctx: Context, files: list[tuple[str, str, Path]]) -> dict[str, 
 _WORKER: dict[str, Any] = {}
 
 
-def _init(corpus: str, data: str) -> None:
+def _init(corpus: str, data: str, config: str) -> None:
     os.environ["OMP_THREAD_LIMIT"] = "1"
     cv2.setNumThreads(1)
-    cm = open_context(config_for(Path(corpus), Path(data)))
+    cm = open_context(config_for(Path(corpus), Path(data), Path(config)))
     _WORKER["ctx"] = cm.__enter__()
 
 
@@ -125,9 +153,12 @@ def _work(path: str) -> tuple[int, int]:
     return sum(len(r.pages) for r in records), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
-def run_parallel(corpus: Path, data: Path, files: list[Path], workers: int) -> dict[str, Any]:
+def run_parallel(
+    corpus: Path, data: Path, files: list[Path], workers: int, config: Path
+) -> dict[str, Any]:
     # spawn, not fork: a worker's peak memory is then its own, not the parent's.
-    with mp.get_context("spawn").Pool(workers, _init, (str(corpus), str(data))) as pool:
+    args = (str(corpus), str(data), str(config))
+    with mp.get_context("spawn").Pool(workers, _init, args) as pool:
         pool.map(_work, [str(files[0])] * workers)  # warm-up: every worker built its context
         t0 = time.perf_counter()
         results = pool.map(_work, [str(f) for f in files], chunksize=1)
@@ -213,11 +244,7 @@ def run_floor(ctx: Context, files: list[tuple[str, str, Path]]) -> dict[str, Any
     return out
 
 
-# -- report ----------------------------------------------------------------------------------
-
-
-def pct(a: float) -> str:
-    return f"{100 * a:.2f}"
+# -- main ------------------------------------------------------------------------------------
 
 
 def main() -> None:
@@ -227,22 +254,33 @@ def main() -> None:
         "--baseline-pages",
         type=int,
         default=6,
-        help="pages per form and level also run through the baseline",
+        help="pages per form and level also run through the baseline (0: none)",
     )
     ap.add_argument("--plots", type=Path, default=HERE / "out")
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    ap.add_argument(
+        "--no-throughput",
+        action="store_true",
+        help="skip the timed runs over all pages with 1 and --workers processes",
+    )
+    ap.add_argument(
+        "--errors",
+        type=Path,
+        default=Path("/tmp/blankett-bench-errors.jsonl"),
+        help="where the list of wrong values goes (never commit it)",
+    )
+    ap.add_argument("--config", type=Path, default=HERE.parent / "config.yaml")
     ap.add_argument(
         "--replot", action="store_true", help="only redraw the plots from bench/out/results.json"
     )
     args = ap.parse_args()
     if args.replot:
-        saved = json.loads((HERE / "out" / "results.json").read_text())
-        plots(args.plots, saved["curves"], saved["speed"], saved["threshold"])
+        figures.draw_all(args.plots, json.loads((HERE / "out" / "results.json").read_text()))
         return
     cv2.setNumThreads(1)
     os.environ.setdefault("OMP_THREAD_LIMIT", "1")
     data = HERE / "out" / "data"
-    cfg = config_for(args.corpus, data)
+    cfg = config_for(args.corpus, data, args.config)
     files = corpus_files(args.corpus)
     print(
         f"# {len(files)} files; machine: {platform.processor() or platform.machine()}, "
@@ -259,202 +297,16 @@ def main() -> None:
         subset = [x for v in chosen.values() for x in v]
         floor = run_floor(ctx, subset)
         base = run_baseline(ctx, subset)
-    par1 = run_parallel(args.corpus, data, [p for _, _, p in files], 1)
-    parn = run_parallel(args.corpus, data, [p for _, _, p in files], args.workers)
-    report(args, cfg, files, pipe, base, floor, subset, par1, parn)
-
-
-def report(
-    args: Any,
-    cfg: Config,
-    files: Any,
-    pipe: Any,
-    base: Any,
-    floor: Any,
-    subset: Any,
-    par1: Any,
-    parn: Any,
-) -> None:
-    thr = cfg.review.threshold
-    levels = sorted({lv for lv, _, _ in files}, key=["clean", "office", "fax", "harsh"].index)
-    forms = sorted({fm for _, fm, _ in files})
-    results: dict[str, Any] = {"threshold": thr, "levels": {}, "speed": {}}
-    print("\n## Accuracy (pipeline)\n")
-    print(
-        "| level | form | pages | identified | text exact % | chars % | checkboxes % | "
-        f"straight-through % @{thr} | residual error % | wrong & unflagged |"
-    )
-    print("|---|---|---|---|---|---|---|---|---|---|")
-    curves = {}
-    for lv in levels:
-        all_fields: list[FieldScore] = []
-        for fm in [*forms, "all"]:
-            sel = [
-                v
-                for v in pipe["files"].values()
-                if v["level"] == lv and (fm == "all" or v["form"] == fm)
-            ]
-            if not sel:
-                continue
-            recs = [r for v in sel for r in v["records"]]
-            fields = [f for v in sel for f in v["fields"]]
-            s = summarize(recs, fields)
-            ((_, stp, resid),) = straight_through(fields, [thr])
-            wrong_text = {}
-            for f in fields:
-                if not f.exact:
-                    wrong_text[f.name] = wrong_text.get(f.name, 0) + 1
-            row = {
-                "pages": sum(v["pages"] for v in sel),
-                "identified": s.records_right,
-                "records": s.records,
-                "text_exact": s.text_exact / s.text_fields if s.text_fields else 1.0,
-                "chars": s.char_accuracy,
-                "marks": s.marks_right / s.marks if s.marks else 1.0,
-                "stp": stp,
-                "residual": resid,
-                "wrong_unflagged": s.wrong_unflagged,
-                "worst_fields": sorted(wrong_text.items(), key=lambda kv: -kv[1])[:6],
-            }
-            results["levels"].setdefault(lv, {})[fm] = row
-            print(
-                f"| {lv} | {fm} | {row['pages']} | {s.records_right}/{s.records} | "
-                f"{pct(row['text_exact'])} | {pct(row['chars'])} | {pct(row['marks'])} | "
-                f"{pct(stp)} | {pct(resid)} | {s.wrong_unflagged} |"
-            )
-            if fm == "all":
-                all_fields = fields
-        curves[lv] = straight_through(all_fields, THRESHOLDS)
-    results["curves"] = {lv: c for lv, c in curves.items()}
-
-    # Pair by pair on the same pages.
-    sub = [str(p) for _, _, p in subset]
-    pipe_t = sum(pipe["files"][p]["seconds"] for p in sub)
-    pages = sum(pipe["files"][p]["pages"] for p in sub)
-    base_t = sum(base[p]["seconds"] for p in sub)
-    floor_t = sum(floor[p]["seconds"] for p in sub)
-    pf = [f for p in sub for f in pipe["files"][p]["fields"]]
-    bf = [f for p in sub for f in base[p]["fields"]]
-    pt = [f for f in pf if f.kind == "text"]
-    bt = [f for f in bf if f.kind == "text"]
-    p_exact = sum(f.exact for f in pt) / len(pt)
-    b_exact = sum(f.exact for f in bt) / len(bt)
-    ((_, p_stp, p_res),) = straight_through(pf, [thr])
-    b_res = sum(not f.exact for f in bf) / len(bf)  # it accepts everything
-    speed = {
-        "pages_compared": pages,
-        "pipeline_pages_per_s": pages / pipe_t,
-        "baseline_pages_per_s": pages / base_t,
-        "floor_pages_per_s": pages / floor_t,
-        "speed_ratio": base_t / pipe_t,
-        "floor_fraction": floor_t / pipe_t,
-        "text_exact_pipeline": p_exact,
-        "text_exact_baseline": b_exact,
-        "residual_pipeline": p_res,
-        "residual_baseline": b_res,
-        "stp_pipeline": p_stp,
-        "one_worker": par1,
-        "all_cores": parn,
-        "stage_ms_per_page": {
-            k: 1000 * v / sum(x["pages"] for x in pipe["files"].values())
-            for k, v in pipe["stages"].items()
-        },
-    }
-    results["speed"] = speed
-    print(f"\n## Against the usual approach, the same {pages} pages (all levels)\n")
-    print("| | pipeline | baseline | ratio |\n|---|---|---|---|")
-    print(
-        f"| pages/s (one core) | {speed['pipeline_pages_per_s']:.2f} | "
-        f"{speed['baseline_pages_per_s']:.2f} | {speed['speed_ratio']:.1f}x faster |"
-    )
-    print(
-        f"| text exact % | {pct(p_exact)} | {pct(b_exact)} | "
-        f"{p_exact / b_exact if b_exact else float('inf'):.2f}x |"
-    )
-    print(
-        f"| residual error % among auto-accepted | {pct(p_res)} (STP {pct(p_stp)} %) | "
-        f"{pct(b_res)} (accepts all) | {b_res / p_res if p_res else float('inf'):.1f}x fewer |"
-    )
-    print(
-        f"\nPhysical floor (decode + one OCR pass over text fields cut with the true "
-        f"transform): {speed['floor_pages_per_s']:.2f} pages/s; the pipeline runs at "
-        f"{pct(speed['floor_fraction'])} % of it."
-    )
-    print(
-        f"\nThroughput over all {par1['pages']} pages: 1 worker {par1['pages_per_s']:.2f} "
-        f"pages/s, {parn['workers']} workers {parn['pages_per_s']:.2f} pages/s; peak memory "
-        f"per worker {parn['peak_rss_mb']:.0f} MB."
-    )
-    print(
-        "\nPer stage, ms per page: "
-        + ", ".join(f"{k} {v:.1f}" for k, v in speed["stage_ms_per_page"].items())
-    )
+    paths = [p for _, _, p in files]
+    par1 = parn = None
+    if not args.no_throughput:
+        par1 = run_parallel(args.corpus, data, paths, 1, args.config)
+        parn = run_parallel(args.corpus, data, paths, args.workers, args.config)
+    results = report.report(cfg, files, pipe, base, floor, subset, par1, parn, args.errors)
     out = HERE / "out"
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(results, indent=1, default=str))
-    plots(args.plots, curves, speed, thr)
-
-
-def plots(folder: Path, curves: dict[str, Any], speed: dict[str, Any], thr: float) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    folder.mkdir(parents=True, exist_ok=True)
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for lv, c in curves.items():
-        ax.plot([100 * x[1] for x in c], [100 * x[2] for x in c], marker=".", label=lv)
-        op = min(c, key=lambda x: abs(x[0] - thr))
-        ax.scatter([100 * op[1]], [100 * op[2]], s=80, edgecolor="black", zorder=3)
-    ax.axhline(0.5, color="grey", ls="--", lw=1)
-    ax.axvline(85, color="grey", ls="--", lw=1)
-    ax.set_xlabel("straight-through rate, % of fields accepted without a person")
-    ax.set_ylabel("residual error, % of accepted fields that are wrong")
-    ax.set_title(f"Straight-through against residual error (dots: threshold {thr})")
-    ax.legend(title="scan level")
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(folder / "bench-straight-through.png", dpi=110)
-    plt.close(fig)
-
-    fig, ax = plt.subplots(figsize=(7, 3.6))
-    names = [
-        "baseline\n(1 core)",
-        "pipeline\n(1 core)",
-        f"pipeline\n({speed['all_cores']['workers']} cores)",
-        "physical floor\n(1 core)",
-    ]
-    vals = [
-        speed["baseline_pages_per_s"],
-        speed["one_worker"]["pages_per_s"],
-        speed["all_cores"]["pages_per_s"],
-        speed["floor_pages_per_s"],
-    ]
-    bars = ax.bar(names, vals, color=["#999999", "#2b6cb0", "#1a4971", "#c0c0c0"])
-    ax.bar_label(bars, fmt="%.2f")
-    ax.set_ylabel("pages per second")
-    ax.set_title("Throughput")
-    fig.tight_layout()
-    fig.savefig(folder / "bench-throughput.png", dpi=110)
-    plt.close(fig)
-
-    fig, ax = plt.subplots(figsize=(8, 2.4))
-    left = 0.0
-    stages = speed["stage_ms_per_page"]
-    order = ["ingest", "normalize", "identify", "align", "ocr", "extract", "validate"]
-    for k in [k for k in order if k in stages]:
-        v = stages[k] - (stages.get("ocr", 0) if k == "extract" else 0)
-        label = "extract (crops, dropout, marks)" if k == "extract" else k
-        ax.barh([0], [v], left=left, label=f"{label} {v:.0f} ms")
-        left += v
-    ax.set_yticks([])
-    ax.set_xlabel("ms per page, one core")
-    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8, frameon=False)
-    ax.set_title("Where a page's time goes")
-    fig.tight_layout()
-    fig.savefig(folder / "bench-stages.png", dpi=110)
-    plt.close(fig)
+    figures.draw_all(args.plots, results)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+from pipeline import calibration, lexicon
+from pipeline.calibration import Trust
 from pipeline.config import (
     Config,
     FolderTargetConfig,
@@ -102,6 +104,28 @@ def build_engine(cfg: Config) -> OcrEngine:
     return ENGINES[cfg.ocr.kind](cfg.ocr, cfg.normalize.dpi)
 
 
+def build_lexicons(cfg: Config, specs: Iterable[TemplateSpec]) -> dict[str, lexicon.Lexicon]:
+    """The word list of every language text fields are read in (those that have one)."""
+    langs = {cfg.ocr.text_lang} | {s.language for s in specs if s.language}
+    langs |= {f.ocr.lang for s in specs for f in s.fields if f.ocr.lang}
+    words = {lang: lexicon.load(cfg.ocr.tessdata, lang) for lang in sorted(langs)}
+    return {k: v for k, v in words.items() if len(v)}
+
+
+def build_trust(cfg: Config, specs: Iterable[TemplateSpec]) -> Trust:
+    """The shipped calibration, the thresholds for the configured target, the word lists."""
+    specs = list(specs)
+    cal = calibration.load()
+    if cfg.review.threshold is not None:
+        thresholds = dict.fromkeys(calibration.KINDS, cfg.review.threshold)
+    else:
+        floor = cfg.review.min_confidence
+        thresholds = {
+            k: max(t, floor) for k, t in cal.thresholds(cfg.review.max_residual_error).items()
+        }
+    return Trust(cal, thresholds, build_lexicons(cfg, specs))
+
+
 def build_matchers(cfg: Config) -> tuple[Matcher, Matcher]:
     a = cfg.align
     orb = Matcher(features=a.features, levels=a.levels, factor=a.downscale, ratio=a.ratio)
@@ -116,15 +140,20 @@ def open_context(
     cfg: Config,
     *,
     templates: tuple[Template, ...] | None = None,
+    trust: Trust | None = None,
 ) -> Iterator[Context]:
+    """``templates`` and ``trust`` default to the configured ones (tests and the
+    calibration fit pass their own)."""
     if templates is None:
         templates = load_templates(cfg.templates_dir, cfg.normalize.dpi)
     check_ocr_data(cfg, [t.spec for t in templates])
     orb, sift = build_matchers(cfg)
     catalog = build_catalog(templates, orb)
+    if trust is None:
+        trust = build_trust(cfg, [t.spec for t in templates])
     engine = build_engine(cfg)
     try:
-        yield Context(cfg, templates, catalog, orb, sift, engine)
+        yield Context(cfg, templates, catalog, orb, sift, engine, trust)
     finally:
         engine.close()
 

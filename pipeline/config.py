@@ -115,14 +115,21 @@ class AlignConfig(_Frozen):
     ratio: float = Field(0.75, gt=0, lt=1)
     # Fewer ORB inliers than this: retry with SIFT.
     sift_fallback_inliers: int = Field(60, ge=4)
-    # Alignment quality (coverage of the printed form, 0..1) under which the page's
-    # fields are distrusted and the record gets a poor_alignment issue.
-    poor_quality: float = Field(0.85, ge=0, le=1)
+    # Alignment quality (coverage of the printed form, 0..1) under which nothing on the
+    # page is trusted: the record gets a poor_alignment issue. Above it, alignment is
+    # judged field by field (the calibration weighs page and local fit).
+    poor_quality: float = Field(0.6, ge=0, le=1)
 
 
 class ReviewConfig(_Frozen):
-    # A field whose confidence is under this goes to an operator.
-    threshold: float = Field(0.80, ge=0, le=1)
+    # The share of wrong values tolerated among the fields that go through unreviewed;
+    # each field kind's threshold follows from it (pipeline.calibration).
+    max_residual_error: float = Field(0.003, gt=0, lt=1)
+    # And never accept one value less likely than this to be right, however good the
+    # rest of its kind: the target is an average, an operator's trust is per value.
+    min_confidence: float = Field(0.9, ge=0, le=1)
+    # Instead: one fixed threshold on the calibrated confidence for every kind.
+    threshold: float | None = Field(None, ge=0, le=1)
 
 
 class LimitsConfig(_Frozen):

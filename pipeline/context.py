@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pipeline.calibration import Trust
 from pipeline.config import Config
 from pipeline.matching import Matcher
 from pipeline.ports import OcrEngine
@@ -23,3 +24,4 @@ class Context:
     orb: Matcher
     sift: Matcher
     engine: OcrEngine
+    trust: Trust

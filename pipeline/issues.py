@@ -39,6 +39,7 @@ class IssueCode(StrEnum):
     # The reading
     LOW_CONFIDENCE = "low_confidence"
     INK_NOT_READ = "ink_not_read"
+    READINGS_DISAGREE = "readings_disagree"
     AMBIGUOUS_MARK = "ambiguous_mark"
     SEVERAL_OPTIONS_MARKED = "several_options_marked"
     # The record
@@ -78,6 +79,7 @@ ISSUE_TEXT: Mapping[str, str] = {
     IssueCode.GROUP_SEVERAL_MARKED: "more than one box in the group is marked",
     IssueCode.LOW_CONFIDENCE: "the machine is unsure of this reading",
     IssueCode.INK_NOT_READ: "no text read but ink present",
+    IssueCode.READINGS_DISAGREE: "read twice, with different results",
     IssueCode.AMBIGUOUS_MARK: "the box is neither clearly marked nor clearly empty",
     IssueCode.SEVERAL_OPTIONS_MARKED: "more than one option is marked",
     IssueCode.POOR_ALIGNMENT: "the page could not be aligned well to its template",

@@ -17,6 +17,8 @@ class OcrHints:
     lang: str
     whitelist: str | None = None
     single_line: bool = True
+    # A second opinion: read another way (another page segmentation) than the first time.
+    second: bool = False
 
 
 @dataclass(frozen=True)
@@ -24,6 +26,8 @@ class OcrResult:
     text: str
     # 0..1: the weakest character's confidence (a single bad glyph makes a wrong field).
     confidence: float
+    # 0..1: the mean character confidence, where the engine gives one.
+    mean_confidence: float | None = None
 
 
 class OcrEngine(Protocol):

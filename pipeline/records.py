@@ -108,6 +108,27 @@ class Alignment:
 
 
 @dataclass(frozen=True)
+class Evidence:
+    """What a reading's trust rests on: the features ``pipeline.calibration`` turns into
+    the probability that the value is right (see docs/benchmarks.md, calibration)."""
+
+    engine_min: float = 0.0  # the weakest character's engine confidence, 0..1
+    engine_mean: float = 0.0  # the mean character confidence, 0..1
+    chars: int = 0  # characters read
+    overlap: float = 0.0  # share of the field's ink that met the form's print
+    local_fit: float = 1.0  # how well the crop matched the reference locally (1: no print)
+    page_quality: float = 1.0  # the page's alignment quality (see stages.align)
+    words: int = 0  # words of three letters or more, looked up in the word list
+    known: float = 0.0  # share of those words the word list has
+    compound: float = 0.0  # share known only as compounds of listed words
+    doubtful: float = 0.0  # share whose dot-and-ring variant is a listed word too
+    restored: bool = False  # a lost dot or ring was put back from the word list
+    agree: bool | None = None  # a second reading agreed (None: not read twice)
+    ink_px: int = 0  # ink pixels in the box (a field read as empty)
+    margin: float = 0.0  # marks: distance from the decision band, 0..1
+
+
+@dataclass(frozen=True)
 class FieldReading:
     """What extraction saw in one field region, before rules."""
 
@@ -118,6 +139,7 @@ class FieldReading:
     inked: bool  # something was written or marked (text: OCR ran on it)
     confidence: float  # 0..1: the engine's, the mark's margin, or sureness it is empty
     crop: str | None = None  # path of the saved crop, for the operator
+    evidence: Evidence | None = None
 
 
 @dataclass(frozen=True)
@@ -131,6 +153,8 @@ class FieldResult:
     needs_review: bool
     issues: tuple[str, ...] = ()
     crop: str | None = None
+    # Not stored or delivered: kept for the benchmark and for fitting the calibration.
+    evidence: Evidence | None = field(default=None, compare=False, repr=False)
 
     def to_json(self) -> dict[str, Any]:
         return _reading_json(self.value, self.text, self.confidence, self.needs_review, self.issues)

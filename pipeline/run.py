@@ -231,7 +231,7 @@ def _crop_dir(doc: Document, first_page: int, cfg: Config) -> Path | None:
 def _read_page(inst: _Instance, s: _Seen, ctx: Context, clock: StageClock) -> None:
     """Align and read one page of ``inst``; the page image is not kept."""
     cfg = ctx.cfg
-    ectx = ExtractContext(engine=ctx.engine, ocr=cfg.ocr, crop_dir=inst.crop_dir)
+    ectx = ExtractContext(ctx.engine, cfg.ocr, inst.crop_dir, ctx.trust)
     with clock("align"):
         alignment = align(
             s.page.image, s.features, s.ref, s.match, s.ident.score, cfg.align, ctx.sift
@@ -255,7 +255,7 @@ def _finish(
     template = inst.template
     with clock("validate"):
         fields, issues, status = validate(
-            template.spec, inst.readings, inst.quality, cfg.review, cfg.align
+            template.spec, inst.readings, inst.quality, cfg.align, ctx.trust
         )
     present = set(inst.template_pages)
     missing = [p.number for p in template.spec.pages if p.number not in present and not p.optional]

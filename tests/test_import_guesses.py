@@ -390,6 +390,13 @@ def test_import_pdf_prints_the_unsure_guesses(tmp_path: Path) -> None:
         ("Text1", "För- och efternamn", "text"),
         ("namnteckning", "Datum", "date"),
         ("Text1", "Signature of U.S. person", "signature"),
+        # A place word beside a date word, as two words: "Växjö 2026-11-02" is no date.
+        ("OrtDatum", "", "text"),
+        ("Namn telefon", "", "text"),
+        # A typed word with a plain word beside it keeps its type.
+        ("Telefon dagtid", "", "phone"),
+        ("Personnummer sökande", "", "personnummer"),
+        ("EmailAddress", "", "email"),
     ],
 )
 def test_guesses_in_swedish_and_english(name: str, tooltip: str, expected: str) -> None:

@@ -131,7 +131,8 @@ def test_sift_fallback_aligns_as_well(ctx: Context):
 def test_barcode_field_is_decoded(tmp_path):
     import zxingcpp
 
-    from pipeline.stages.extract import Region, _read_barcode
+    from pipeline.stages.fieldcrop import Cut
+    from pipeline.stages.read_marks import read_barcode
     from pipeline.templates.schema import FieldSpec
 
     code = zxingcpp.create_barcode("BLK-2210-0042", zxingcpp.BarcodeFormat.QRCode)
@@ -139,7 +140,8 @@ def test_barcode_field_is_decoded(tmp_path):
     crop = np.full((qr.shape[0] + 80, qr.shape[1] + 80), 245, np.uint8)
     crop[40:-40, 40:-40] = qr
     spec = FieldSpec(name="arende", page=1, type="barcode", box=(10, 10, 60, 60))
-    reading = _read_barcode(spec, crop, crop, Region.of(spec.region, 300 / 72))
+    none = np.zeros(crop.shape, dtype=bool)
+    reading = read_barcode(spec, Cut(crop, crop, none))
     assert reading.text == "BLK-2210-0042" and reading.inked and reading.confidence == 1.0
     empty = np.full_like(crop, 245)
-    assert not _read_barcode(spec, empty, empty, Region.of(spec.region, 300 / 72)).inked
+    assert not read_barcode(spec, Cut(empty, empty, none)).inked

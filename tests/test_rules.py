@@ -143,6 +143,7 @@ def test_stored_codes_keep_their_strings():
         *("bankgiro_invalid plusgiro_invalid regex_mismatch below_min above_max".split()),
         *("too_short too_long value_not_allowed group_none_marked group_several_marked".split()),
         *("low_confidence ink_not_read ambiguous_mark several_options_marked".split()),
+        "readings_disagree",
         *("poor_alignment missing_pages version_uncertain page_unidentified".split()),
         *("all_pages_blank not_a_mark template_assigned".split()),
     }

@@ -21,7 +21,7 @@ class PytesseractEngine:
         self._dpi = dpi
 
     def read(self, image: Gray, hints: OcrHints) -> OcrResult:
-        psm = 7 if hints.single_line else 6
+        psm = (13 if hints.single_line else 4) if hints.second else (7 if hints.single_line else 6)
         config = f"--oem 1 --psm {psm} --dpi {self._dpi} --tessdata-dir {self._tessdata}"
         if hints.whitelist:
             # pytesseract splits the config like a shell; the list holds a space.
@@ -39,7 +39,13 @@ class PytesseractEngine:
             if w.strip() and float(c) >= 0
         ]
         # Word confidences only: the weakest word stands in for the weakest glyph.
-        return OcrResult(text=" ".join(words), confidence=min(confs) / 100.0 if confs else 0.0)
+        if not confs:
+            return OcrResult(text=" ".join(words), confidence=0.0, mean_confidence=0.0)
+        return OcrResult(
+            text=" ".join(words),
+            confidence=min(confs) / 100.0,
+            mean_confidence=sum(confs) / len(confs) / 100.0,
+        )
 
     def close(self) -> None:
         pass

@@ -44,27 +44,33 @@ class TesserocrEngine:
     def read(self, image: Gray, hints: OcrHints) -> OcrResult:
         t = self._t
         api = self._api(hints.lang)
-        api.SetPageSegMode(t.PSM.SINGLE_LINE if hints.single_line else t.PSM.SINGLE_BLOCK)
+        if hints.second:
+            # Raw line: no layout analysis, so a different split into words and glyphs.
+            api.SetPageSegMode(t.PSM.RAW_LINE if hints.single_line else t.PSM.SINGLE_COLUMN)
+        else:
+            api.SetPageSegMode(t.PSM.SINGLE_LINE if hints.single_line else t.PSM.SINGLE_BLOCK)
         api.SetVariable("tessedit_char_whitelist", hints.whitelist or "")
         h, w = image.shape
         api.SetImageBytes(image.tobytes(), w, h, 1, w)
         api.SetSourceResolution(self._dpi)
         text = api.GetUTF8Text()
-        return OcrResult(text=text.strip(), confidence=self._weakest(api))
+        lowest, mean = self._confidences(api)
+        return OcrResult(text=text.strip(), confidence=lowest, mean_confidence=mean)
 
-    def _weakest(self, api: Any) -> float:
-        """The lowest per-character confidence: one bad glyph makes a wrong field."""
+    def _confidences(self, api: Any) -> tuple[float, float]:
+        """(the lowest, the mean) per-character confidence: one bad glyph makes a wrong
+        field, and the mean tells a bad glyph in a good reading from a bad reading."""
         t = self._t
         it = api.GetIterator()
-        lowest = 100.0
-        seen = False
+        confs = []
         if it is not None:
             for sym in t.iterate_level(it, t.RIL.SYMBOL):
                 c = sym.Confidence(t.RIL.SYMBOL)
                 if c >= 0:
-                    lowest = min(lowest, c)
-                    seen = True
-        return lowest / 100.0 if seen else 0.0
+                    confs.append(c)
+        if not confs:
+            return 0.0, 0.0
+        return min(confs) / 100.0, sum(confs) / len(confs) / 100.0
 
     def close(self) -> None:
         for api in self._apis.values():

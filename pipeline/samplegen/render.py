@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import random
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from reportlab.lib.colors import Color, black
 from reportlab.pdfgen.canvas import Canvas
@@ -125,12 +125,20 @@ def reference_pdf(form: FormDef) -> bytes:
     return buf.getvalue()
 
 
-def filled_pdf(form: FormDef, values: Mapping[str, str | bool], rng: random.Random) -> bytes:
-    """The printed form with values written in, as a person with a printer or pen would."""
+def filled_pdf(
+    form: FormDef,
+    values: Mapping[str, str | bool],
+    rng: random.Random,
+    *,
+    faces: Sequence[str] = ("Helvetica", "Courier", "Times-Roman"),
+    sizes: Sequence[float] = (10.0, 10.5, 11.0),
+) -> bytes:
+    """The printed form with values written in, as a person with a printer or pen would,
+    in one of ``faces`` (PDF base fonts) at one of ``sizes``."""
     buf = io.BytesIO()
     c = Canvas(buf, pagesize=(PAGE_W, PAGE_H), invariant=True)
-    font = rng.choice(["Helvetica", "Courier", "Times-Roman"])
-    size = rng.choice([10.0, 10.5, 11.0])
+    font = rng.choice(list(faces))
+    size = rng.choice(list(sizes))
     for page in form.pages:
         _draw_page(c, page)
         c.setFillColor(_INK)

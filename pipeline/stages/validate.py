@@ -1,16 +1,19 @@
 """validate: readings to a record: normalized values, rule outcomes, confidence, routing.
 
-Each field's confidence starts from what extraction measured (engine confidence, mark
-margin, or sureness that it is empty), is scaled down on a poorly aligned page, and is
-capped when the value fails its type or a rule. A field under the review threshold or
-with any issue needs review; so does the record that holds it.
+Each field's confidence is the calibrated probability that its value is right
+(``pipeline.calibration``: from the evidence extraction gathered, alignment included),
+capped when the value fails its type or a rule. A field under its kind's threshold, or
+with any issue, needs review; so does the record that holds it. A page aligned so badly
+that nothing on it can be trusted flags the whole record; a merely imperfect one is
+judged field by field, where it harms a reading.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from pipeline.config import AlignConfig, ReviewConfig
+from pipeline.calibration import BLANK, KIND_OF, Trust
+from pipeline.config import AlignConfig
 from pipeline.fieldtypes import FIELD_TYPES
 from pipeline.issues import IssueCode
 from pipeline.records import FieldReading, FieldResult, RecordStatus
@@ -18,6 +21,13 @@ from pipeline.rules import check_group, check_rule, check_type, is_empty
 from pipeline.templates.schema import FieldSpec, TemplateSpec
 
 FAILED_CHECK_CAP = 0.3  # a value that breaks its rules is probably misread
+# Issues about the reading, not a check the value failed: the calibrated probability
+# already weighs them (a disagreement is evidence), so they do not cap it.
+_NOT_CHECKS = frozenset({IssueCode.READINGS_DISAGREE, IssueCode.AMBIGUOUS_MARK})
+# A mark this close to the decision band (0: in its middle, 1: at its edge) is a
+# person's call, whatever the calibration makes of marks in general.
+AMBIGUOUS_MARGIN = 0.6
+SURE = 0.5  # readings with no calibrated kind (barcodes): decoded is 1.0, not found 0.0
 
 
 def _value(spec: FieldSpec, reading: FieldReading) -> tuple[str | bool | None, list[str]]:
@@ -36,8 +46,8 @@ def validate(
     spec: TemplateSpec,
     readings: Sequence[FieldReading],
     page_quality: Mapping[int, float],
-    review: ReviewConfig,
     align: AlignConfig,
+    trust: Trust,
 ) -> tuple[tuple[FieldResult, ...], tuple[str, ...], RecordStatus]:
     """(fields in template order, record-level issues, status)."""
     by_name = {r.name: r for r in readings}
@@ -51,6 +61,11 @@ def validate(
         values[f.name], issues[f.name] = _value(f, r)
         if r.inked and not r.text and not FIELD_TYPES[f.type].is_mark:
             issues[f.name].append(IssueCode.INK_NOT_READ)
+        if r.evidence is not None and r.evidence.agree is False:
+            issues[f.name].append(IssueCode.READINGS_DISAGREE)
+        ev = r.evidence
+        if FIELD_TYPES[f.type].is_mark and ev is not None and ev.margin < AMBIGUOUS_MARGIN:
+            issues[f.name].append(IssueCode.AMBIGUOUS_MARK)
         issues[f.name].extend(rule_issues(f, values[f.name]))
     for name, codes in group_issues(spec, values).items():
         issues[name].extend(c for c in codes if c not in issues[name])
@@ -62,8 +77,8 @@ def validate(
     results = []
     for f in spec.fields:
         r = by_name.get(f.name)
-        conf = _confidence(f, r, issues[f.name], page_quality, align.poor_quality)
-        if conf < review.threshold and not issues[f.name]:
+        conf, threshold = _confidence(f, r, issues[f.name], trust)
+        if conf < threshold and not issues[f.name]:
             issues[f.name].append(IssueCode.LOW_CONFIDENCE)
         results.append(
             FieldResult(
@@ -71,9 +86,10 @@ def validate(
                 value=values[f.name],
                 text=r.text if r else "",
                 confidence=conf,
-                needs_review=conf < review.threshold or bool(issues[f.name]),
+                needs_review=conf < threshold or bool(issues[f.name]),
                 issues=tuple(issues[f.name]),
                 crop=r.crop if r else None,
+                evidence=r.evidence if r else None,
             )
         )
     if any(f.needs_review for f in results) or record_issues:
@@ -106,18 +122,21 @@ def group_issues(
 
 
 def _confidence(
-    spec: FieldSpec,
-    reading: FieldReading | None,
-    issues: Sequence[str],
-    page_quality: Mapping[int, float],
-    poor: float,
-) -> float:
+    spec: FieldSpec, reading: FieldReading | None, issues: Sequence[str], trust: Trust
+) -> tuple[float, float]:
+    """(the probability that the value is right, the threshold it must reach)."""
     if reading is None:
-        return 0.0
-    conf = reading.confidence
-    q = page_quality.get(spec.page, 0.0)
-    if q < poor:
-        conf *= q / poor if poor > 0 else 1.0
-    if issues:
+        return 0.0, 1.0
+    kind = KIND_OF.get(spec.type)
+    if kind is not None and kind != "mark" and not reading.inked:
+        kind = BLANK
+    if kind is None:
+        conf, threshold = reading.confidence, SURE
+    elif reading.evidence is None:  # a reader that gathers none: its own figure
+        conf, threshold = reading.confidence, trust.thresholds[kind]
+    else:
+        conf = trust.calibration.probability(kind, reading.evidence)
+        threshold = trust.thresholds[kind]
+    if set(issues) - _NOT_CHECKS:
         conf = min(conf, FAILED_CHECK_CAP)
-    return max(0.0, min(1.0, conf))
+    return max(0.0, min(1.0, conf)), threshold

@@ -10,6 +10,7 @@ phone number fails its check on every form.
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -134,6 +135,24 @@ def _date_over_signature(hits: list[_Hit]) -> tuple[list[_Hit], str]:
     return [h for h in hits if h.concept != "signature"], why
 
 
+# Pairs that name one thing as two words: an e-mail address is an e-mail.
+_ONE_THING = ({"email", "address"},)
+
+
+def _thing_beside_type(source: str, run: list[_Hit]) -> bool:
+    """A word for a thing with no type next to a typed word, as two words ("OrtDatum",
+    "Namn telefon"): the box holds both ("Växjö 2026-11-02"), not one typed value. Inside
+    one word the thing is part of a compound and names nothing of its own."""
+    for a, b in itertools.pairwise(run):
+        if {a.concept, b.concept} in _ONE_THING:
+            continue
+        one_typed = (a.ftype is None) != (b.ftype is None) and a.concept != b.concept
+        two_words = source[a.end : b.start].strip() == "" and " " in source[a.start : b.end]
+        if one_typed and two_words:
+            return True
+    return False
+
+
 def _from_source(source: str, where: str) -> Guess | None:
     """The guess one source (the name or the tooltip) makes; None when it tells nothing."""
     hits = _hits(source)
@@ -148,7 +167,7 @@ def _from_source(source: str, where: str) -> Guess | None:
     # NamnAdressTelefon) still list things when there are three or more of them.
     if len(concepts) < 2 and len(items) == 1:
         run = list(dict.fromkeys(h.concept for h in items[0]))
-        if len(run) >= 3:
+        if len(run) >= 3 or _thing_beside_type(source, items[0]):
             concepts = run
     if len(concepts) >= 2:
         listed = ", ".join(concepts)

@@ -1,0 +1,224 @@
+"""read_text: a text field's ink, isolated and read by the OCR engine, with the evidence
+its trust rests on.
+
+The cleanup keeps what belongs to a glyph (dots and rings of å, ä, ö, i-dots, commas)
+and drops noise and neighbours' text. The engine reads the field with the template's
+hints. Where the calibrated probability of that reading is under its kind's threshold
+(or its value breaks its type), the field is read a second way (another segmentation,
+another scale) and the two readings vote: agreement is evidence, disagreement keeps it
+in review. Swedish text is looked up in the word list, which restores a lost dot or
+ring and confirms known words.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+
+from pipeline.calibration import BLANK, KIND_OF, Trust
+from pipeline.config import OcrConfig
+from pipeline.imaging import bbox_of, despeckle, ink_mask, pad_white, paper_level
+from pipeline.ports import OcrEngine, OcrHints, OcrResult
+from pipeline.records import Evidence, FieldReading, Gray
+from pipeline.rules import check_type
+from pipeline.stages.fieldcrop import Cut, Region
+from pipeline.templates.schema import FieldSpec
+
+MIN_TEXT_INK_PX = 40  # less ink than a small digit at 300 dpi: the field is empty
+DOT_PAPER = 1.25  # beside strokes, ink is darker than 0.6 * 1.25 = 0.75 of the paper
+SECOND_SCALE = 1.5  # the second reading sees the field larger
+
+
+@dataclass(frozen=True)
+class ExtractContext:
+    """What extraction needs besides the page: engine, OCR defaults, where crops go, and
+    the calibration and word lists (None: no second readings and no word list)."""
+
+    engine: OcrEngine
+    ocr: OcrConfig
+    crop_dir: Path | None
+    trust: Trust | None = None
+
+
+def read_text(
+    spec: FieldSpec,
+    cut: Cut,
+    r: Region,
+    hints: OcrHints,
+    ctx: ExtractContext,
+    quality: float = 1.0,
+) -> FieldReading:
+    crop, cleaned, dropped = cut.crop, cut.cleaned, cut.dropped
+    paper = max(paper_level(cleaned), 128.0)
+    raw = ink_mask(cleaned, paper)
+    strokes = despeckle(raw, 10)
+    # Small blobs are noise, except beside strokes: the dots and rings of å, ä, ö, i and
+    # j. At 7-8 pt, blurred by a scanner or thinned by a fax, a dot is two or three light
+    # pixels, so beside strokes any size counts and a lighter grey (0.75 of the paper,
+    # not 0.6) is ink; a lost dot turns "Jönsson" into "Jonsson" at high confidence.
+    near = cv2.dilate(strokes.astype(np.uint8), np.ones((25, 25), np.uint8)).astype(bool)
+    ink = strokes | (ink_mask(cleaned, DOT_PAPER * paper) & near)
+    bx0, by0, bx1, by1 = r.bounds()
+    # Keep blobs that touch the box; neighbours' text in the margin is not ours.
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(ink.astype(np.uint8), connectivity=8)
+    keep = np.zeros(n, dtype=bool)
+    for i in range(1, n):
+        cx, cy, cw, ch = stats[i, :4]
+        if cx < bx1 and cx + cw > bx0 and cy < by1 and cy + ch > by0:
+            keep[i] = True
+    mine = keep[labels]
+    # Accents and dots that stick out of a tight box belong to the letters below them.
+    mine |= ink & cv2.dilate(mine.astype(np.uint8), np.ones((15, 15), np.uint8)).astype(bool)
+    count = int(np.count_nonzero(mine))
+    ratio = count / max(r.w * r.h, 1)
+    base = Evidence(local_fit=cut.fit, page_quality=quality, ink_px=count)
+    # An absolute floor: a short word in a page-sized box is a tiny share of it.
+    if count < MIN_TEXT_INK_PX:
+        return FieldReading(spec.name, spec.page, "", ratio, False, 0.99, evidence=base)
+    box = bbox_of(mine)
+    assert box is not None
+    x0, y0, x1, y1 = box
+    # Everything that is not the field's ink becomes paper: noise and neighbours go.
+    halo = cv2.dilate(mine.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    clean = np.where(halo, cleaned, 255).astype(np.uint8)
+    if spec.ocr.comb:
+        image = compact_comb(clean, mine, (bx0, bx1), spec.ocr.comb)
+    else:
+        image = clean[y0:y1, x0:x1]
+    image = pad_white(image, 12)
+    # Writing that runs into the form's own print (a descender on the underline) lost
+    # the pixels dropout removed; the engine cannot know, the calibration weighs it.
+    touching = cv2.dilate(halo.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+    overlap = float(np.count_nonzero(touching & dropped & (crop < 0.6 * paper)) / count)
+    first = ctx.engine.read(image, hints)
+    text, ev = _judge(spec, first, replace(base, overlap=overlap), hints, ctx)
+    if ctx.trust is not None:
+        text, ev = _second_opinion(spec, image, text, ev, hints, ctx, ctx.trust)
+    return FieldReading(spec.name, spec.page, text, ratio, True, _raw(ev, text), evidence=ev)
+
+
+def _raw(ev: Evidence, text: str) -> float:
+    """The uncalibrated confidence: the weakest character, lowered for cut glyphs."""
+    if not text:
+        return 0.0
+    return min(ev.engine_min, 0.7) if ev.overlap > 0.01 else ev.engine_min
+
+
+def _judge(
+    spec: FieldSpec, result: OcrResult, base: Evidence, hints: OcrHints, ctx: ExtractContext
+) -> tuple[str, Evidence]:
+    """The reading's text (a lost mark restored from the word list) and its evidence."""
+    text = result.text.strip()
+    mean = result.mean_confidence if result.mean_confidence is not None else result.confidence
+    ev = replace(
+        base,
+        engine_min=result.confidence if text else 0.0,
+        engine_mean=mean if text else 0.0,
+        chars=len(text.replace(" ", "")),
+    )
+    lexicon = ctx.trust.lexicons.get(hints.lang) if ctx.trust is not None else None
+    if lexicon is not None and KIND_OF.get(spec.type) == "text" and text:
+        checked = lexicon.check(text)
+        text = checked.text
+        ev = replace(
+            ev,
+            words=checked.words,
+            known=checked.known,
+            compound=checked.compound,
+            doubtful=checked.doubtful,
+            restored=checked.restored,
+        )
+    return text, ev
+
+
+def _second_opinion(
+    spec: FieldSpec,
+    image: Gray,
+    text: str,
+    ev: Evidence,
+    hints: OcrHints,
+    ctx: ExtractContext,
+    trust: Trust,
+) -> tuple[str, Evidence]:
+    """Read again where the first reading is not sure; vote.
+
+    Only unsure fields pay for it, so a clean page costs what it did."""
+    kind = KIND_OF.get(spec.type)
+    if kind is None or kind == BLANK:
+        return text, ev
+    first_ok = not check_type(spec.type, text).issues
+    if first_ok and trust.sure(kind, trust.calibration.probability(kind, ev)):
+        return text, ev
+    big = cv2.resize(image, None, fx=SECOND_SCALE, fy=SECOND_SCALE, interpolation=cv2.INTER_CUBIC)
+    other_text, other_ev = _judge(
+        spec, ctx.engine.read(big, replace(hints, second=True)), ev, hints, ctx
+    )
+    agree = _same(spec.type, text, other_text)
+    if not first_ok and not check_type(spec.type, other_text).issues:
+        # The second reading makes a valid value of a broken one: it is the better
+        # suggestion for the operator, and the disagreement keeps it in review.
+        return other_text, replace(other_ev, agree=agree)
+    return text, replace(ev, agree=agree)
+
+
+_SPACES = re.compile(r"\s+")
+
+
+def _same(field_type: str, a: str, b: str) -> bool:
+    """The two readings give the same value (typed fields compare normalized values)."""
+    ca, cb = check_type(field_type, a), check_type(field_type, b)
+    if not ca.issues and not cb.issues:
+        return ca.value == cb.value
+    return _SPACES.sub(" ", a).strip() == _SPACES.sub(" ", b).strip()
+
+
+def read_text_crop(crop: Gray, hints: OcrHints, ctx: ExtractContext, margin: int) -> FieldReading:
+    """A text field read from ``crop``, which holds no printed form ink and ``margin``
+    pixels of context around the box: the same cleanup and engine as a template's field
+    (for benchmarks and tests of the cleanup)."""
+    h, w = crop.shape
+    region = Region(margin, margin, w - 2 * margin, h - 2 * margin, margin)
+    spec = FieldSpec(name="field", page=1, box=(0.0, 0.0, float(w), float(h)))
+    cut = Cut(crop, crop, np.zeros(crop.shape, dtype=bool))
+    return read_text(spec, cut, region, hints, ctx)
+
+
+def compact_comb(clean: Gray, ink: NDArray[np.bool_], span: tuple[int, int], cells: int) -> Gray:
+    """One glyph per comb cell, set side by side at normal spacing.
+
+    Characters spread over wide cells read badly as a line ("1 9 6 1" came back as
+    "9 6 21"); packed together they read like any printed text. An empty cell between
+    written ones is a space, and gets a word gap.
+    """
+    rows = np.flatnonzero(ink.any(axis=1))
+    top, bottom = int(rows.min()), int(rows.max()) + 1
+    height = bottom - top
+    gap = np.full((height, max(4, height // 4)), 255, np.uint8)
+    space = np.full((height, max(10, height)), 255, np.uint8)
+    width = (span[1] - span[0]) / cells
+    glyphs: list[Gray | None] = []
+    for i in range(cells):
+        c0, c1 = round(span[0] + i * width), round(span[0] + (i + 1) * width)
+        cols = np.flatnonzero(ink[top:bottom, c0:c1].any(axis=0))
+        glyphs.append(
+            clean[top:bottom, c0 + int(cols.min()) : c0 + int(cols.max()) + 1]
+            if len(cols)
+            else None
+        )
+    written = [i for i, g in enumerate(glyphs) if g is not None]
+    if not written:
+        return clean[top:bottom, span[0] : span[1]]
+    parts: list[Gray] = []
+    for i in range(written[0], written[-1] + 1):
+        g = glyphs[i]
+        if g is None:
+            if parts and parts[-1] is not space:
+                parts[-1] = space
+            continue
+        parts += [g, gap]
+    return np.hstack(parts[:-1])
