@@ -89,7 +89,7 @@ def features(kind: str, ev: Evidence, second: bool) -> list[float]:
         float(ev.restored),
     ]
     if second:
-        out.append(1.0 if ev.agree else 0.0)
+        out += [1.0 if ev.agree else 0.0, ev.second_min]
     return out
 
 
@@ -201,6 +201,9 @@ class Trust:
     calibration: Calibration
     thresholds: Mapping[str, float]
     lexicons: Mapping[str, Lexicon]
+    # A value two different readings agree on is accepted from this probability on
+    # (review.accept_agreeing; 1.0: agreement gets no threshold of its own).
+    agreed: float = 1.0
 
     def kind(self, field_type: str) -> str | None:
         return KIND_OF.get(field_type)

@@ -123,7 +123,8 @@ def build_trust(cfg: Config, specs: Iterable[TemplateSpec]) -> Trust:
         thresholds = {
             k: max(t, floor) for k, t in cal.thresholds(cfg.review.max_residual_error).items()
         }
-    return Trust(cal, thresholds, build_lexicons(cfg, specs))
+    agreed = cfg.review.min_confidence if cfg.review.accept_agreeing else 1.0
+    return Trust(cal, thresholds, build_lexicons(cfg, specs), agreed)
 
 
 def build_matchers(cfg: Config) -> tuple[Matcher, Matcher]:

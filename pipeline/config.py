@@ -128,6 +128,9 @@ class ReviewConfig(_Frozen):
     # And never accept one value less likely than this to be right, however good the
     # rest of its kind: the target is an average, an operator's trust is per value.
     min_confidence: float = Field(0.9, ge=0, le=1)
+    # A value two different readings agree on needs only min_confidence: two readings
+    # that agree are rarely both wrong the same way (measured: docs/benchmarks.md).
+    accept_agreeing: bool = True
     # Instead: one fixed threshold on the calibrated confidence for every kind.
     threshold: float | None = Field(None, ge=0, le=1)
 

@@ -47,6 +47,8 @@ class IssueCode(StrEnum):
     MISSING_PAGES = "missing_pages"
     VERSION_UNCERTAIN = "version_uncertain"
     PAGE_UNIDENTIFIED = "page_unidentified"
+    PAGE_LOOKALIKE = "page_lookalike"
+    PAGE_SHARED = "page_shared"
     ALL_PAGES_BLANK = "all_pages_blank"
     TEMPLATE_ASSIGNED = "template_assigned"
     # An operator's edit
@@ -86,6 +88,14 @@ ISSUE_TEXT: Mapping[str, str] = {
     IssueCode.MISSING_PAGES: "pages of this form are missing",
     IssueCode.VERSION_UNCERTAIN: "two versions of this form look alike; check the version",
     IssueCode.PAGE_UNIDENTIFIED: "the page does not match any template",
+    IssueCode.PAGE_LOOKALIKE: (
+        "the page looks like a template's page, but some of that page's print is not on it"
+        " (another form or version printed alike?)"
+    ),
+    IssueCode.PAGE_SHARED: (
+        "the page fits a template, but the pages beside it are not that form's:"
+        " another form may print the same page"
+    ),
     IssueCode.ALL_PAGES_BLANK: "every page is blank",
     IssueCode.NOT_A_MARK: "type x for a marked box, nothing for an empty one",
     IssueCode.TEMPLATE_ASSIGNED: "an operator chose the form; check that every field sits right",

@@ -40,6 +40,8 @@ _MARKS = {
     "Ä": "ÄÅ",
     "O": "OÖ",
 }
+# Only the bare letters: a reading may have lost a mark there (doubt), never elsewhere.
+_LOST = {k: v for k, v in _MARKS.items() if k in "aoAO"}
 _WORD = re.compile(r"[^\W\d_]{3,}")  # letters only, three or more
 _MAX_VARIANTS = 64  # words with very many a/o are left alone: too many guesses
 _PART = 3  # the shortest part of a compound
@@ -101,7 +103,7 @@ class Lexicon:
         restored = False
         for m in words:
             word = m.group()
-            listed_variant = self._variants(word, self.listed, first_only=True) != []
+            listed_variant = self._variants(word, self.listed, True, _LOST) != []
             if self.listed(word):
                 known += 1
                 doubtful += listed_variant
@@ -129,10 +131,14 @@ class Lexicon:
         return found[0] if len(found) == 1 else None
 
     def _variants(
-        self, word: str, known: Callable[[str], bool], first_only: bool = False
+        self,
+        word: str,
+        known: Callable[[str], bool],
+        first_only: bool = False,
+        marks: dict[str, str] = _MARKS,
     ) -> list[str]:
         """The other dot-and-ring variants of ``word`` that are known."""
-        slots = [_MARKS.get(ch, ch) for ch in word]
+        slots = [marks.get(ch, ch) for ch in word]
         count = 1
         for s in slots:
             count *= len(s)

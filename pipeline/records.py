@@ -124,6 +124,7 @@ class Evidence:
     doubtful: float = 0.0  # share whose dot-and-ring variant is a listed word too
     restored: bool = False  # a lost dot or ring was put back from the word list
     agree: bool | None = None  # a second reading agreed (None: not read twice)
+    second_min: float = 0.0  # the second reading's weakest character confidence
     ink_px: int = 0  # ink pixels in the box (a field read as empty)
     margin: float = 0.0  # marks: distance from the decision band, 0..1
 

@@ -39,7 +39,7 @@ from pipeline.records import (
 )
 from pipeline.stages.align import align
 from pipeline.stages.extract import ExtractContext, extract
-from pipeline.stages.identify import Catalog, CatalogPage, identify
+from pipeline.stages.identify import Catalog, CatalogPage, identify_page, rests_on_shared_pages
 from pipeline.stages.ingest import ingest
 from pipeline.stages.normalize import pages
 from pipeline.stages.validate import validate
@@ -170,7 +170,28 @@ def read_pages(
                 doc, RecordStatus.UNIDENTIFIED, pages=numbers, issues=(IssueCode.ALL_PAGES_BLANK,)
             )
         ]
-    return [s if isinstance(s, Record) else _finish(doc, s, ctx, clock, hint) for s in slots]
+    unknown = [n for s in slots if isinstance(s, Record) for n in s.pages]
+    out: list[Record] = []
+    for s in slots:
+        if isinstance(s, Record):
+            out.append(s)
+        elif hint is None and rests_on_shared_pages(
+            s.template.spec, s.template_pages, s.pages, unknown
+        ):
+            out += _shared(doc, s)
+        else:
+            out.append(_finish(doc, s, ctx, clock, hint))
+    return out
+
+
+def _shared(doc: Document, inst: _Instance) -> list[Record]:
+    """An instance that may be another form printing the same pages (see
+    ``rests_on_shared_pages``): its pages are unidentified and its crops removed."""
+    if inst.crop_dir is not None:
+        shutil.rmtree(inst.crop_dir, ignore_errors=True)
+    log.info("shared pages file=%s template=%s pages=%s", doc.path, inst.template.id, inst.pages)
+    issues = (IssueCode.PAGE_UNIDENTIFIED, IssueCode.PAGE_SHARED)
+    return [_record(doc, RecordStatus.UNIDENTIFIED, pages=[n], issues=issues) for n in inst.pages]
 
 
 def _timed(clock: StageClock, stage: str, items: Iterable[Page]) -> Iterator[Page]:
@@ -199,14 +220,20 @@ def _place(
     it as an unidentified record; returns the instance now open."""
     with clock("identify"):
         feats = ctx.orb.detect(page.image)
-        ident, match, ref = identify(page, feats, catalog, ctx.orb, ident_cfg)
+        # A narrowed catalog is an operator's assignment (read_pages): no second-guessing.
+        verdict = identify_page(
+            page, feats, catalog, ctx.orb, ident_cfg, assigned=catalog is not ctx.catalog
+        )
+        ident, match, ref = verdict.ident, verdict.match, verdict.ref
     if ref is None or match is None:
+        # Like a template's page but lacking some of its print: another form's page.
+        why = (IssueCode.PAGE_LOOKALIKE,) if verdict.differs is not None else ()
         slots.append(
             _record(
                 doc,
                 RecordStatus.UNIDENTIFIED,
                 pages=[page.number],
-                issues=(IssueCode.PAGE_UNIDENTIFIED,),
+                issues=(IssueCode.PAGE_UNIDENTIFIED, *why),
             )
         )
         return current  # an unknown page stands alone and does not split a form

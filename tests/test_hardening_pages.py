@@ -270,7 +270,7 @@ def _track_pages(monkeypatch: pytest.MonkeyPatch) -> tuple[list[weakref.ref[Page
         made.append(weakref.ref(p))
         return p
 
-    real_identify = run.identify
+    real_identify = run.identify_page
 
     def identify(*args: Any, **kw: Any) -> Any:
         gc.collect()
@@ -278,7 +278,7 @@ def _track_pages(monkeypatch: pytest.MonkeyPatch) -> tuple[list[weakref.ref[Page
         return real_identify(*args, **kw)
 
     monkeypatch.setattr(normalize_stage, "Page", page)
-    monkeypatch.setattr(run, "identify", identify)
+    monkeypatch.setattr(run, "identify_page", identify)
     return made, alive_at_identify
 
 

@@ -145,6 +145,7 @@ def test_stored_codes_keep_their_strings():
         *("low_confidence ink_not_read ambiguous_mark several_options_marked".split()),
         "readings_disagree",
         *("poor_alignment missing_pages version_uncertain page_unidentified".split()),
+        *("page_lookalike page_shared".split()),
         *("all_pages_blank not_a_mark template_assigned".split()),
     }
     assert {r.value for r in Reason} == {

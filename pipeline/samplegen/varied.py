@@ -118,8 +118,9 @@ def generate(
     out: Path, forms: int, per_form: int, levels: tuple[str, ...], seed: int
 ) -> Iterator[Written]:
     """Templates under ``out/templates``, scans with truth under ``out/<level>/``."""
-    rng = random.Random(seed)
     for k in range(forms):
+        # One generator per form: a form's scans do not depend on the forms before it.
+        rng = random.Random(seed * 1000 + k)
         form = varied_form(seed * 1000 + k)
         write_template(form, out / "templates" / form.id)
         for i in range(per_form):

@@ -159,11 +159,12 @@ def _second_opinion(
         spec, ctx.engine.read(big, replace(hints, second=True)), ev, hints, ctx
     )
     agree = _same(spec.type, text, other_text)
+    second_min = other_ev.engine_min
     if not first_ok and not check_type(spec.type, other_text).issues:
         # The second reading makes a valid value of a broken one: it is the better
         # suggestion for the operator, and the disagreement keeps it in review.
-        return other_text, replace(other_ev, agree=agree)
-    return text, replace(ev, agree=agree)
+        return other_text, replace(other_ev, agree=agree, second_min=ev.engine_min)
+    return text, replace(ev, agree=agree, second_min=second_min)
 
 
 _SPACES = re.compile(r"\s+")

@@ -137,6 +137,12 @@ def _confidence(
     else:
         conf = trust.calibration.probability(kind, reading.evidence)
         threshold = trust.thresholds[kind]
+        if reading.evidence.agree:
+            threshold = min(threshold, trust.agreed)
+        if reading.evidence.doubtful > 0:
+            # A word whose dotted variant is a word too (Asa / Åsa, Jonsson / Jönsson):
+            # the value hangs on a dot or ring a fax often loses, so a person decides.
+            threshold = 1.0
     if set(issues) - _NOT_CHECKS:
         conf = min(conf, FAILED_CHECK_CAP)
     return max(0.0, min(1.0, conf)), threshold
