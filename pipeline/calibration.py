@@ -205,8 +205,5 @@ class Trust:
     # (review.accept_agreeing; 1.0: agreement gets no threshold of its own).
     agreed: float = 1.0
 
-    def kind(self, field_type: str) -> str | None:
-        return KIND_OF.get(field_type)
-
     def sure(self, kind: str, p: float) -> bool:
         return p >= self.thresholds[kind]
