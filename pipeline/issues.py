@@ -41,6 +41,7 @@ class IssueCode(StrEnum):
     INK_NOT_READ = "ink_not_read"
     READINGS_DISAGREE = "readings_disagree"
     AMBIGUOUS_MARK = "ambiguous_mark"
+    DESCENDERS_CUT = "descenders_cut"
     SEVERAL_OPTIONS_MARKED = "several_options_marked"
     # The record
     POOR_ALIGNMENT = "poor_alignment"
@@ -83,6 +84,9 @@ ISSUE_TEXT: Mapping[str, str] = {
     IssueCode.INK_NOT_READ: "no text read but ink present",
     IssueCode.READINGS_DISAGREE: "read twice, with different results",
     IssueCode.AMBIGUOUS_MARK: "the box is neither clearly marked nor clearly empty",
+    IssueCode.DESCENDERS_CUT: (
+        "the box cuts off the bottom of the letters: g, j, p, q, y may have been read as a, i, o, v"
+    ),
     IssueCode.SEVERAL_OPTIONS_MARKED: "more than one option is marked",
     IssueCode.POOR_ALIGNMENT: "the page could not be aligned well to its template",
     IssueCode.MISSING_PAGES: "pages of this form are missing",

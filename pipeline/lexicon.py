@@ -11,6 +11,12 @@ calibration (a known word is rarely misread); and a word the list lacks, whose o
 variant with a dot or ring put back or taken away it has, is restored ("Jonsson" is a
 name too, so it stays; "Klaämskada" has no such variant and is left to review). A
 compound of two listed words counts as known (kläm + skada).
+
+Where the field's box cuts off the bottom of the letters (a fillable PDF's field drawn
+too low for its font: the printer clips g, j, p, q and y at the box edge), a clipped g
+reads as a, a j as i, a y or p as v. There the variants of those letters are tried as
+well ("Götebora" -> Göteborg, "Siöaren" -> Sjögren), and a word the list cannot vouch
+for, or whose clipped variant is a word too (via / vig), is doubtful.
 """
 
 from __future__ import annotations
@@ -42,8 +48,14 @@ _MARKS = {
 }
 # Only the bare letters: a reading may have lost a mark there (doubt), never elsewhere.
 _LOST = {k: v for k, v in _MARKS.items() if k in "aoAO"}
+# What a letter read in a box that cuts off descenders may have been (see the docstring).
+_CLIPPED = {"a": "agq", "å": "åg", "o": "oqp", "v": "vyp", "i": "ij", "q": "qg", "g": "gq"}
+_BOTH = {
+    k: "".join(dict.fromkeys(_MARKS.get(k, k) + _CLIPPED.get(k, k))) for k in _MARKS | _CLIPPED
+}
 _WORD = re.compile(r"[^\W\d_]{3,}")  # letters only, three or more
 _MAX_VARIANTS = 64  # words with very many a/o are left alone: too many guesses
+_MAX_CLIPPED_VARIANTS = 4096  # a clipped box has more to try; still a few ms a word
 _PART = 3  # the shortest part of a compound
 
 
@@ -59,6 +71,9 @@ class Check:
     # Share of words whose reading hangs on a dot or ring: another variant is a word too
     # (Jonsson and Jönsson are both names); the list cannot vouch for those.
     doubtful: float = 0.0
+    # Clipped boxes only: share of words with a letter a clipped descender may have
+    # changed that the list cannot vouch for (unknown, or a clipped variant is a word too).
+    clipped: float = 0.0
 
 
 class Lexicon:
@@ -91,15 +106,17 @@ class Lexicon:
     def has(self, word: str) -> bool:
         return self.listed(word) or self.compound(word)
 
-    def check(self, text: str) -> Check:
-        """Look up every word of ``text``; put back a lost dot or ring where exactly one
-        variant of an unknown word is known. A listed word beats a compound, as stands
-        and among the variants ("Västeras" is väst + eras, but Västerås is listed)."""
+    def check(self, text: str, clipped: bool = False) -> Check:
+        """Look up every word of ``text``; put back a lost dot or ring (and, where the box
+        cut off descenders, a clipped letter) where exactly one variant of an unknown word
+        is known. A listed word beats a compound, as stands and among the variants
+        ("Västeras" is väst + eras, but Västerås is listed)."""
         words = list(_WORD.finditer(text))
         if not words:
             return Check(text, 0, 0.0, False)
+        marks = _BOTH if clipped else _MARKS
         out, last = [], 0
-        known = compound = doubtful = 0
+        known = compound = doubtful = unsure = 0
         restored = False
         for m in words:
             word = m.group()
@@ -107,27 +124,37 @@ class Lexicon:
             if self.listed(word):
                 known += 1
                 doubtful += listed_variant
+                unsure += clipped and self._clip_doubt(word, self.listed)
                 continue
-            fixed = self._restore(word, self.listed)
+            fixed = self._restore(word, self.listed, marks)
             if fixed is None and self.compound(word):
                 compound += 1
                 doubtful += listed_variant
+                unsure += clipped and self._clip_doubt(word, self.has)
                 continue
             if fixed is None:
-                fixed = self._restore(word, self.compound)
+                fixed = self._restore(word, self.compound, marks)
                 compound += fixed is not None
             else:
                 known += 1
-            if fixed is not None:
+            if fixed is None:
+                unsure += clipped and any(ch in _CLIPPED for ch in word)
+            else:
                 out.append(text[last : m.start()] + fixed)
                 last = m.end()
                 restored = True
         out.append(text[last:])
         n = len(words)
-        return Check("".join(out), n, known / n, restored, compound / n, doubtful / n)
+        return Check("".join(out), n, known / n, restored, compound / n, doubtful / n, unsure / n)
 
-    def _restore(self, word: str, known: Callable[[str], bool]) -> str | None:
-        found = self._variants(word, known)
+    def _clip_doubt(self, word: str, known: Callable[[str], bool]) -> bool:
+        """A known word another clipped reading of which is known too (via / vig)."""
+        return self._variants(word, known, True, _CLIPPED) != []
+
+    def _restore(
+        self, word: str, known: Callable[[str], bool], marks: dict[str, str] = _MARKS
+    ) -> str | None:
+        found = self._variants(word, known, marks=marks)
         return found[0] if len(found) == 1 else None
 
     def _variants(
@@ -137,12 +164,13 @@ class Lexicon:
         first_only: bool = False,
         marks: dict[str, str] = _MARKS,
     ) -> list[str]:
-        """The other dot-and-ring variants of ``word`` that are known."""
+        """The other variants of ``word`` (by ``marks``: dots and rings) that are known."""
         slots = [marks.get(ch, ch) for ch in word]
         count = 1
         for s in slots:
             count *= len(s)
-        if count == 1 or count > _MAX_VARIANTS:
+        most = _MAX_VARIANTS if marks is _MARKS or marks is _LOST else _MAX_CLIPPED_VARIANTS
+        if count == 1 or count > most:
             return []
         found = []
         for v in ("".join(p) for p in itertools.product(*slots)):

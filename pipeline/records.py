@@ -127,6 +127,8 @@ class Evidence:
     second_min: float = 0.0  # the second reading's weakest character confidence
     ink_px: int = 0  # ink pixels in the box (a field read as empty)
     margin: float = 0.0  # marks: distance from the decision band, 0..1
+    cut_off: bool = False  # the box's edge cut off the text's descenders (g reads as a)
+    clipped: float = 0.0  # share of words that hang on a cut-off descender (unvouched)
 
 
 @dataclass(frozen=True)

@@ -144,6 +144,7 @@ def test_stored_codes_keep_their_strings():
         *("too_short too_long value_not_allowed group_none_marked group_several_marked".split()),
         *("low_confidence ink_not_read ambiguous_mark several_options_marked".split()),
         "readings_disagree",
+        "descenders_cut",
         *("poor_alignment missing_pages version_uncertain page_unidentified".split()),
         *("page_lookalike page_shared".split()),
         *("all_pages_blank not_a_mark template_assigned".split()),

@@ -131,13 +131,13 @@ def _crop() -> Gray:
     return img
 
 
-def _trust(threshold: float) -> Trust:
-    return Trust(calibration.load(), dict.fromkeys(KINDS, threshold), {})
+def _trust(threshold: float, agreed: float = 1.0) -> Trust:
+    return Trust(calibration.load(), dict.fromkeys(KINDS, threshold), {}, agreed)
 
 
-def _read(engine: _TwoMinds, threshold: float) -> FieldReading:
+def _read(engine: _TwoMinds, threshold: float, agreed: float = 0.0) -> FieldReading:
     cfg = Config()
-    ctx = ExtractContext(engine, cfg.ocr, None, _trust(threshold))
+    ctx = ExtractContext(engine, cfg.ocr, None, _trust(threshold, agreed))
     hints = OcrHints(lang="eng", whitelist=None, single_line=True)
     return read_text_crop(_crop(), hints, ctx, 12)
 
@@ -155,6 +155,15 @@ def test_an_unsure_reading_is_read_again_and_disagreement_is_evidence():
 def test_a_sure_reading_is_read_once():
     engine = _TwoMinds("123 45", "999 99")
     reading = _read(engine, threshold=0.0)
+    assert engine.calls == 1 and reading.evidence is not None
+    assert reading.evidence.agree is None
+
+
+def test_a_reading_no_agreement_could_lift_is_read_once():
+    # Nothing is sure, and even two readings that agree need more than the calibration
+    # ever gives: a second reading would change nothing.
+    engine = _TwoMinds("123 45", "123 45")
+    reading = _read(engine, threshold=1.0, agreed=1.0)
     assert engine.calls == 1 and reading.evidence is not None
     assert reading.evidence.agree is None
 

@@ -23,6 +23,7 @@ class PytesseractEngine:
     def read(self, image: Gray, hints: OcrHints) -> OcrResult:
         psm = (13 if hints.single_line else 4) if hints.second else (7 if hints.single_line else 6)
         config = f"--oem 1 --psm {psm} --dpi {self._dpi} --tessdata-dir {self._tessdata}"
+        config += " -c tessedit_do_invert=0"  # as the tesserocr adapter: no inverted retry
         if hints.whitelist:
             # pytesseract splits the config like a shell; the list holds a space.
             config += " -c " + shlex.quote(f"tessedit_char_whitelist={hints.whitelist}")

@@ -38,6 +38,9 @@ class TesserocrEngine:
                     f"cannot start Tesseract for language {lang!r} with tessdata "
                     f"{self._tessdata} ({exc}); is the language pack installed?"
                 ) from None
+            # Filled-in forms are dark ink on light paper: Tesseract's retry of every
+            # unsure line as white-on-black costs time and finds nothing there.
+            api.SetVariable("tessedit_do_invert", "0")
             self._apis[lang] = api
         return api
 

@@ -7,7 +7,9 @@ hints. Where the calibrated probability of that reading is under its kind's thre
 (or its value breaks its type), the field is read a second way (another segmentation,
 another scale) and the two readings vote: agreement is evidence, disagreement keeps it
 in review. Swedish text is looked up in the word list, which restores a lost dot or
-ring and confirms known words.
+ring and confirms known words. Where the box cuts off the bottom of the letters (the
+text's baseline sits on the box edge and no descender shows below it), g, j, p, q and
+y cannot be told from a, i, o and v: the word list must vouch for such words.
 """
 
 from __future__ import annotations
@@ -31,6 +33,12 @@ from pipeline.templates.schema import FieldSpec
 
 MIN_TEXT_INK_PX = 40  # less ink than a small digit at 300 dpi: the field is empty
 DOT_PAPER = 1.25  # beside strokes, ink is darker than 0.6 * 1.25 = 0.75 of the paper
+# Descenders reach 0.4-0.5 x-heights below the baseline in common fonts. A box with less
+# room than DESCENT_ROOM below the baseline cannot show them whole (dropout also takes
+# a row or two of ink beside the box line), and where no ink reaches DESCENT_SHOWN
+# below it, none shows: what a g, j, p, q or y was is lost.
+DESCENT_ROOM = 0.45
+DESCENT_SHOWN = 0.3
 SECOND_SCALE = 1.5  # the second reading sees the field larger
 
 
@@ -82,6 +90,7 @@ def read_text(
         return FieldReading(spec.name, spec.page, "", ratio, False, 0.99, evidence=base)
     box = bbox_of(mine)
     assert box is not None
+    base = replace(base, cut_off=_cut_off(mine, by1))
     x0, y0, x1, y1 = box
     # Everything that is not the field's ink becomes paper: noise and neighbours go.
     halo = cv2.dilate(mine.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
@@ -121,9 +130,11 @@ def _judge(
         engine_mean=mean if text else 0.0,
         chars=len(text.replace(" ", "")),
     )
+    if KIND_OF.get(spec.type) != "text" or not text:
+        return text, ev
     lexicon = ctx.trust.lexicons.get(hints.lang) if ctx.trust is not None else None
-    if lexicon is not None and KIND_OF.get(spec.type) == "text" and text:
-        checked = lexicon.check(text)
+    if lexicon is not None:
+        checked = lexicon.check(text, clipped=ev.cut_off)
         text = checked.text
         ev = replace(
             ev,
@@ -132,8 +143,35 @@ def _judge(
             compound=checked.compound,
             doubtful=checked.doubtful,
             restored=checked.restored,
+            clipped=checked.clipped,
+        )
+    elif ev.cut_off:
+        words = text.split()
+        ev = replace(
+            ev, clipped=sum(any(c in _CLIP_LETTERS for c in w) for w in words) / len(words)
         )
     return text, ev
+
+
+_CLIP_LETTERS = frozenset("aåoviqg")  # what a clipped g, j, p, q or y reads as
+
+
+def _cut_off(ink: NDArray[np.bool_], bottom: int) -> bool:
+    """The box's bottom edge (row ``bottom``) cut off the text's descenders: the baseline
+    sits on it and no ink reaches below the baseline as a descender would."""
+    rows = np.count_nonzero(ink, axis=1)
+    # The last line of text: the rows after the last (nearly) empty row above its ink.
+    inked = np.flatnonzero(rows > 0.05 * rows.max())
+    breaks = np.flatnonzero(np.diff(inked) > 1)
+    start = int(inked[breaks[-1] + 1]) if len(breaks) else int(inked[0])
+    line = rows[start:]
+    band = np.flatnonzero(line >= 0.4 * line.max())  # its x-height (or cap-height) band
+    top, base = start + int(band[0]), start + int(band[-1])
+    x_height = base - top + 1
+    if x_height < 6:
+        return False  # too small to judge
+    lowest = start + int(np.flatnonzero(line)[-1])
+    return bottom - base < DESCENT_ROOM * x_height and lowest - base < DESCENT_SHOWN * x_height
 
 
 def _second_opinion(
@@ -152,7 +190,9 @@ def _second_opinion(
     if kind is None or kind == BLANK:
         return text, ev
     first_ok = not check_type(spec.type, text).issues
-    if first_ok and trust.sure(kind, trust.calibration.probability(kind, ev)):
+    if first_ok and (
+        trust.sure(kind, trust.calibration.probability(kind, ev)) or _hopeless(kind, ev, trust)
+    ):
         return text, ev
     big = cv2.resize(image, None, fx=SECOND_SCALE, fy=SECOND_SCALE, interpolation=cv2.INTER_CUBIC)
     other_text, other_ev = _judge(
@@ -165,6 +205,19 @@ def _second_opinion(
         # suggestion for the operator, and the disagreement keeps it in review.
         return other_text, replace(other_ev, agree=agree, second_min=ev.engine_min)
     return text, replace(ev, agree=agree, second_min=second_min)
+
+
+def _hopeless(kind: str, ev: Evidence, trust: Trust) -> bool:
+    """A valid value that goes to review whatever a second reading says: a word that hangs
+    on a dot or a cut descender, or too weak a first reading for even a perfect second
+    one to lift it to acceptance. Reading it again would cost time and change nothing."""
+    if ev.doubtful > 0 or ev.clipped > 0:
+        return True
+    best = max(
+        trust.calibration.probability(kind, replace(ev, agree=True, second_min=m))
+        for m in (0.0, 1.0)  # the fit weighs the second's confidence either way
+    )
+    return best < min(trust.thresholds[kind], trust.agreed)
 
 
 _SPACES = re.compile(r"\s+")

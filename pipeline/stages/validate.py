@@ -28,6 +28,9 @@ _NOT_CHECKS = frozenset({IssueCode.READINGS_DISAGREE, IssueCode.AMBIGUOUS_MARK})
 # person's call, whatever the calibration makes of marks in general.
 AMBIGUOUS_MARGIN = 0.6
 SURE = 0.5  # readings with no calibrated kind (barcodes): decoded is 1.0, not found 0.0
+# A word read in a box that cut off its descenders, which the word list cannot vouch
+# for: 23 of 39 such values were right in the benchmark (docs/benchmarks.md, issue 11).
+CLIPPED_CAP = 0.6
 
 
 def _value(spec: FieldSpec, reading: FieldReading) -> tuple[str | bool | None, list[str]]:
@@ -66,6 +69,8 @@ def validate(
         ev = r.evidence
         if FIELD_TYPES[f.type].is_mark and ev is not None and ev.margin < AMBIGUOUS_MARGIN:
             issues[f.name].append(IssueCode.AMBIGUOUS_MARK)
+        if ev is not None and ev.clipped > 0:
+            issues[f.name].append(IssueCode.DESCENDERS_CUT)
         issues[f.name].extend(rule_issues(f, values[f.name]))
     for name, codes in group_issues(spec, values).items():
         issues[name].extend(c for c in codes if c not in issues[name])
@@ -143,6 +148,8 @@ def _confidence(
             # A word whose dotted variant is a word too (Asa / Åsa, Jonsson / Jönsson):
             # the value hangs on a dot or ring a fax often loses, so a person decides.
             threshold = 1.0
-    if set(issues) - _NOT_CHECKS:
+    if IssueCode.DESCENDERS_CUT in issues:
+        conf = min(conf, CLIPPED_CAP)
+    if set(issues) - _NOT_CHECKS - {IssueCode.DESCENDERS_CUT}:
         conf = min(conf, FAILED_CHECK_CAP)
     return max(0.0, min(1.0, conf)), threshold
