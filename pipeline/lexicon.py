@@ -50,6 +50,7 @@ _MARKS = {
 _LOST = {k: v for k, v in _MARKS.items() if k in "aoAO"}
 # What a letter read in a box that cuts off descenders may have been (see the docstring).
 _CLIPPED = {"a": "agq", "å": "åg", "o": "oqp", "v": "vyp", "i": "ij", "q": "qg", "g": "gq"}
+CLIPPED_READS = frozenset(_CLIPPED)  # the letters a cut g, j, p, q or y is read as
 _BOTH = {
     k: "".join(dict.fromkeys(_MARKS.get(k, k) + _CLIPPED.get(k, k))) for k in _MARKS | _CLIPPED
 }
@@ -138,7 +139,7 @@ class Lexicon:
             else:
                 known += 1
             if fixed is None:
-                unsure += clipped and any(ch in _CLIPPED for ch in word)
+                unsure += clipped and any(ch in CLIPPED_READS for ch in word)
             else:
                 out.append(text[last : m.start()] + fixed)
                 last = m.end()

@@ -25,6 +25,7 @@ from numpy.typing import NDArray
 from pipeline.calibration import BLANK, KIND_OF, Trust
 from pipeline.config import OcrConfig
 from pipeline.imaging import bbox_of, despeckle, ink_mask, pad_white, paper_level
+from pipeline.lexicon import CLIPPED_READS
 from pipeline.ports import OcrEngine, OcrHints, OcrResult
 from pipeline.records import Evidence, FieldReading, Gray
 from pipeline.rules import check_type
@@ -148,12 +149,9 @@ def _judge(
     elif ev.cut_off:
         words = text.split()
         ev = replace(
-            ev, clipped=sum(any(c in _CLIP_LETTERS for c in w) for w in words) / len(words)
+            ev, clipped=sum(any(c in CLIPPED_READS for c in w) for w in words) / len(words)
         )
     return text, ev
-
-
-_CLIP_LETTERS = frozenset("aåoviqg")  # what a clipped g, j, p, q or y reads as
 
 
 def _cut_off(ink: NDArray[np.bool_], bottom: int) -> bool:
