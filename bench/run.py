@@ -269,6 +269,11 @@ def main() -> None:
         default=Path("/tmp/blankett-bench-errors.jsonl"),
         help="where the list of wrong values goes (never commit it)",
     )
+    ap.add_argument(
+        "--rows",
+        type=Path,
+        help="also write every scored field (JSON lines) here, for analysis (never commit it)",
+    )
     ap.add_argument("--config", type=Path, default=HERE.parent / "config.yaml")
     ap.add_argument(
         "--replot", action="store_true", help="only redraw the plots from bench/out/results.json"
@@ -288,6 +293,9 @@ def main() -> None:
     )
     with open_context(cfg) as ctx:
         pipe = run_pipeline(ctx, files)
+        if args.rows:
+            lines = (json.dumps(r.as_json(), default=str) for r in pipe["field_rows"])
+            args.rows.write_text("\n".join(lines) + "\n", encoding="utf-8")
         # The same pages for the baseline and the floor, a few per form and level.
         chosen: dict[tuple[str, str], list[tuple[str, str, Path]]] = defaultdict(list)
         for item in files:

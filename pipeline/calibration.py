@@ -64,6 +64,9 @@ KIND_OF: Mapping[str, str] = {
 if set(KIND_OF) | {"barcode"} != set(FIELD_TYPES):
     raise AssertionError("every field type but barcode needs a calibration kind")
 BLANK = "blank"  # a text field read as empty
+# A reading's ink touches the form's print when more than this share of it lies beside
+# pixels dropout took (strokes may have gone with the lines).
+TOUCHING = 0.01
 TEXT_KINDS = ("text", "digits", "checked", "email")
 KINDS = (*TEXT_KINDS, "mark", BLANK)
 
@@ -78,7 +81,10 @@ def features(kind: str, ev: Evidence, second: bool) -> list[float]:
         ev.engine_min,
         ev.engine_mean,
         math.log1p(ev.chars),
-        float(ev.overlap > 0.01),
+        # One glyph alone in its box (codes printed box by box): no word around it to
+        # misjoin or to check, a case apart from short words.
+        float(ev.chars == 1),
+        float(ev.overlap > TOUCHING),
         min(ev.overlap, 0.2),
         ev.local_fit,
         ev.page_quality,
@@ -87,6 +93,10 @@ def features(kind: str, ev: Evidence, second: bool) -> list[float]:
         ev.compound if ev.words else 0.0,
         ev.doubtful if ev.words else 0.0,
         float(ev.restored),
+        # A box that cut off descenders, and the share of words the list could not vouch
+        # for there: what a g, j, p, q or y was is not on the page.
+        float(ev.cut_off),
+        ev.clipped,
     ]
     if second:
         out += [1.0 if ev.agree else 0.0, ev.second_min]
@@ -204,6 +214,18 @@ class Trust:
     # A value two different readings agree on is accepted from this probability on
     # (review.accept_agreeing; 1.0: agreement gets no threshold of its own).
     agreed: float = 1.0
+    # Read every text field a second time, sure or not (for fitting the calibration,
+    # which must see both readings of every field).
+    read_twice: bool = False
 
     def sure(self, kind: str, p: float) -> bool:
         return p >= self.thresholds[kind]
+
+    def threshold_for(self, kind: str, ev: Evidence) -> float:
+        """The probability this reading must reach to be accepted: its kind's threshold,
+        or the agreement floor where two readings agree. Agreement speaks against the
+        engine's noise, not against ink missing from the page: both readings see the
+        same cut-off descenders and the same strokes dropout took with the form's lines."""
+        if ev.agree and not ev.cut_off and ev.overlap <= TOUCHING:
+            return min(self.thresholds[kind], self.agreed)
+        return self.thresholds[kind]

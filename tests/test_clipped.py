@@ -38,6 +38,18 @@ def test_a_box_edge_on_the_baseline_cuts_descenders():
     deep = ink.copy()
     deep[40:48, 50] = True  # a whole descender shows: nothing was cut
     assert not _cut_off(deep, bottom=41)
+    # Rows for a stub of a descender between the baseline and the box line dropout took,
+    # and none shows: no letter has one, nothing was cut. A stub there was cut, and so
+    # was the text where dropout took the rows right under the baseline.
+    line = np.zeros_like(ink)
+    line[45:49] = True
+    assert not _cut_off(ink, bottom=47, dropped=line)
+    stub = ink.copy()
+    stub[40:43, 50] = True
+    assert _cut_off(stub, bottom=47, dropped=line)
+    high = np.zeros_like(ink)
+    high[40:49] = True
+    assert _cut_off(ink, bottom=47, dropped=high)
     # Two lines: only the last one's baseline counts.
     two = np.zeros((100, 200), bool)
     two[10:30, 10:190:4] = True

@@ -19,7 +19,7 @@ from pipeline.config import AlignConfig, Config
 from pipeline.errors import ConfigError
 from pipeline.ports import OcrHints, OcrResult
 from pipeline.records import Evidence, FieldReading, Gray
-from pipeline.stages.read_text import ExtractContext, read_text_crop
+from pipeline.stages.read_text import ExtractContext, _same, read_text_crop
 from pipeline.stages.validate import validate
 from pipeline.templates.schema import TemplateSpec
 
@@ -131,13 +131,15 @@ def _crop() -> Gray:
     return img
 
 
-def _trust(threshold: float, agreed: float = 1.0) -> Trust:
-    return Trust(calibration.load(), dict.fromkeys(KINDS, threshold), {}, agreed)
+def _trust(threshold: float, agreed: float = 1.0, twice: bool = False) -> Trust:
+    return Trust(calibration.load(), dict.fromkeys(KINDS, threshold), {}, agreed, twice)
 
 
-def _read(engine: _TwoMinds, threshold: float, agreed: float = 0.0) -> FieldReading:
+def _read(
+    engine: _TwoMinds, threshold: float, agreed: float = 0.0, twice: bool = False
+) -> FieldReading:
     cfg = Config()
-    ctx = ExtractContext(engine, cfg.ocr, None, _trust(threshold, agreed))
+    ctx = ExtractContext(engine, cfg.ocr, None, _trust(threshold, agreed, twice))
     hints = OcrHints(lang="eng", whitelist=None, single_line=True)
     return read_text_crop(_crop(), hints, ctx, 12)
 
@@ -150,6 +152,18 @@ def test_an_unsure_reading_is_read_again_and_disagreement_is_evidence():
     engine = _TwoMinds("123 45", "123 45")
     reading = _read(engine, threshold=1.0)
     assert reading.evidence is not None and reading.evidence.agree is True
+
+
+def test_specks_the_second_reading_adds_at_the_ends_are_no_disagreement():
+    # Raw-line reading makes a quote or a comma of a speck beside the value.
+    assert _same("text", "Skolgränd 22 B", "'Skolgränd 22 B")
+    assert _same("amount", "5748929", "5748929,")
+    assert _same("number", "026115", "026115.")
+    # The first reading's own speck, a full stop that may end a word, or another
+    # character stay disagreements.
+    assert not _same("text", "Skolgränd 22 B,", "Skolgränd 22 B")
+    assert not _same("text", "Ringv AB", "Ringv AB.")
+    assert not _same("text", "Skolgränd 22 B", "'Skolgränd 28 B")
 
 
 def test_a_sure_reading_is_read_once():
@@ -166,6 +180,21 @@ def test_a_reading_no_agreement_could_lift_is_read_once():
     reading = _read(engine, threshold=1.0, agreed=1.0)
     assert engine.calls == 1 and reading.evidence is not None
     assert reading.evidence.agree is None
+    # Fitting the calibration needs both readings of every field all the same.
+    engine = _TwoMinds("123 45", "123 45")
+    reading = _read(engine, threshold=1.0, agreed=1.0, twice=True)
+    assert engine.calls == 2 and reading.evidence is not None
+    assert reading.evidence.agree is True
+
+
+def test_agreement_lowers_the_bar_only_where_the_page_lost_nothing():
+    trust = _trust(0.99, agreed=0.9)
+    ev = Evidence(engine_min=0.9, chars=5, agree=True)
+    assert trust.threshold_for("text", ev) == 0.9
+    # Both readings see the same cut descenders and the same strokes dropout took.
+    assert trust.threshold_for("text", replace(ev, cut_off=True)) == 0.99
+    assert trust.threshold_for("text", replace(ev, overlap=0.05)) == 0.99
+    assert trust.threshold_for("text", replace(ev, agree=False)) == 0.99
 
 
 def test_readings_that_disagree_go_to_review_with_that_reason():

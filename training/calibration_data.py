@@ -86,7 +86,9 @@ def collect(corpus: Path, out: Path) -> None:
     os.environ.setdefault("OMP_THREAD_LIMIT", "1")
     templates = load_templates(cfg.templates_dir, cfg.normalize.dpi)
     specs = [t.spec for t in templates]
-    trust = Trust(bootstrap(), dict.fromkeys(KINDS, 1.0), build_lexicons(cfg, specs))
+    trust = Trust(
+        bootstrap(), dict.fromkeys(KINDS, 1.0), build_lexicons(cfg, specs), read_twice=True
+    )
     files = sorted(p for p in corpus.rglob("*") if p.suffix in (".pdf", ".tif"))
     types = {t.id: {f.name: f.type for f in t.spec.fields} for t in templates}
     t0, kept = time.monotonic(), 0

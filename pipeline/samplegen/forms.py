@@ -26,6 +26,9 @@ class FieldDef:
     rules: tuple[Any, ...] = ()
     comb: int | None = None
     multiline: bool = False
+    # The value is clipped to the box and may sit on its bottom edge, as a PDF viewer
+    # prints a tight fillable field: descenders are cut off.
+    clip: bool = False
     options: tuple[tuple[str, str, float, float], ...] = ()  # choice: value, label, x, y
 
 
@@ -87,7 +90,7 @@ class PageBuilder:
             self.y += 10
         self.y += 2
 
-    def row(self, *cells: tuple[Any, ...], h: float = BOX_H) -> None:
+    def row(self, *cells: tuple[Any, ...], h: float = BOX_H, clip: bool = False) -> None:
         """cells: (name, type, label, width share[, rules[, comb]])."""
         total = sum(c[3] for c in cells)
         avail = RIGHT - LEFT - GAP * (len(cells) - 1)
@@ -109,9 +112,17 @@ class PageBuilder:
                     tuple(rules),
                     comb,
                     multiline=h > 1.6 * BOX_H,
+                    clip=clip,
                 )
             )
             x += w + GAP
+        self.y += h + GAP
+
+    def cells(self, prefix: str, ftype: str, n: int, w: float, h: float) -> None:
+        """A row of ``n`` one-character boxes side by side, each a field of its own (as
+        real forms print codes and numbers: ``prefix0``, ``prefix1``, ...)."""
+        for i in range(n):
+            self.fields.append(FieldDef(f"{prefix}{i}", ftype, "", LEFT + i * w, self.y, w, h))
         self.y += h + GAP
 
     def checks(self, *items: tuple[str, str], size: float = 10.0, per_row: int = 3) -> None:

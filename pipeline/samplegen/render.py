@@ -163,12 +163,39 @@ def filled_pdf(
     return buf.getvalue()
 
 
+def _clipped_text(
+    c: Canvas, f: FieldDef, text: str, font: str, size: float, rng: random.Random
+) -> None:
+    """A value in a tight box, cut at the box's edges: its baseline anywhere from the
+    bottom edge to a fifth of the font size above it, so descenders lose some or all."""
+    size = min(size, f.h / 0.95)
+    while c.stringWidth(text, font, size) > f.w - 6 and size > 6:
+        size -= 0.5
+    c.saveState()
+    box = c.beginPath()
+    box.rect(f.x, _y(f.y + f.h), f.w, f.h)
+    c.clipPath(box, stroke=0, fill=0)
+    c.setFont(font, size)
+    c.drawString(f.x + 3, _y(f.y + f.h) + rng.uniform(0.0, 0.2) * size, text)
+    c.restoreState()
+
+
 def _text(c: Canvas, f: FieldDef, text: str, font: str, size: float, rng: random.Random) -> None:
     if f.comb:
         cell = f.w / f.comb
         c.setFont("Courier", 12)
         for i, ch in enumerate(text[: f.comb]):
             c.drawCentredString(f.x + (i + 0.5) * cell, _y(f.y + f.h - 6), ch)
+        return
+    if f.w < 2.5 * size and not f.multiline:
+        # A one-character box: a PDF viewer sets the value in its middle.
+        size = min(size, f.h - 8)
+        c.setFont(font, size)
+        dx, dy = rng.uniform(-1.5, 1.5), rng.uniform(-1.2, 1.2)
+        c.drawCentredString(f.x + f.w / 2 + dx, _y(f.y + f.h - 7 + dy), text)
+        return
+    if f.clip:
+        _clipped_text(c, f, text, font, size, rng)
         return
     dx, dy = rng.uniform(0, 6), rng.uniform(-1.2, 1.2)
     while c.stringWidth(text, font, size) > f.w - 8 - dx and size > 6 and not f.multiline:

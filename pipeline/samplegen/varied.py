@@ -60,6 +60,9 @@ KINDS: dict[str, tuple[str, Maker]] = {
     "email": ("E-post", lambda r: V.person(r)["email"]),
 }
 _WEIGHTS = {"text": 6}
+# Rows of one-character boxes (codes, numbers printed box by box): digits or capitals.
+CELL_PREFIX = "cell"
+CELL_CHARS = {"d": "0123456789", "a": "ABCDEFGHIJKLMNOPRSTUVXYZÅÄÖ"}
 
 
 def varied_form(seed: int) -> FormDef:
@@ -71,8 +74,18 @@ def varied_form(seed: int) -> FormDef:
     n = 0
     while b.y < PAGE_H - 150:
         b.section(f"{n + 1}. Uppgifter")
-        if rng.random() < 0.2:
+        roll = rng.random()
+        if roll < 0.2:
             b.checks(*[(f"c{n}_{i}", "Ja") for i in range(rng.randint(2, 4))])
+        elif roll < 0.32:
+            chars = "d" if rng.random() < 0.7 else "a"
+            w, h = rng.uniform(14.0, 24.0), rng.choice([18.0, 20.0, 24.0])
+            b.cells(f"{CELL_PREFIX}{chars}{n}_", "text", rng.randint(3, 10), w, h)
+        elif roll < 0.44:
+            # Tight boxes that cut descenders off, with no label inside (real forms print
+            # it beside or above).
+            cells = [(f"f{n}_{i}", "text", "", rng.randint(1, 3)) for i in range(rng.randint(1, 2))]
+            b.row(*cells, h=rng.choice([11.0, 12.0, 13.0]), clip=True)
         else:
             cells = []
             for i in range(rng.randint(1, 3)):
@@ -106,6 +119,12 @@ def _fitting(make: Maker, rng: random.Random, face: str, size: float, width: flo
     return " ".join(words)
 
 
+def _value(name: str, ftype: str, rng: random.Random, face: str, size: float, width: float) -> str:
+    if name.startswith(CELL_PREFIX):
+        return rng.choice(CELL_CHARS[name[len(CELL_PREFIX)]])
+    return _fitting(KINDS[ftype][1], rng, face, size, width)
+
+
 @dataclass(frozen=True)
 class Written:
     path: Path
@@ -130,7 +149,7 @@ def generate(
                 if f.type == "checkbox":
                     printed[f.name] = rng.random() < 0.5
                 elif rng.random() < 0.85:
-                    printed[f.name] = _fitting(KINDS[f.type][1], rng, face, size, f.w)
+                    printed[f.name] = _value(f.name, f.type, rng, face, size, f.w)
             clean = rasterize(filled_pdf(form, printed, rng, faces=(face,), sizes=(size,)))
             truth = {
                 "status": "accepted",

@@ -141,9 +141,7 @@ def _confidence(
         conf, threshold = reading.confidence, trust.thresholds[kind]
     else:
         conf = trust.calibration.probability(kind, reading.evidence)
-        threshold = trust.thresholds[kind]
-        if reading.evidence.agree:
-            threshold = min(threshold, trust.agreed)
+        threshold = trust.threshold_for(kind, reading.evidence)
         if reading.evidence.doubtful > 0:
             # A word whose dotted variant is a word too (Asa / Åsa, Jonsson / Jönsson):
             # the value hangs on a dot or ring a fax often loses, so a person decides.
