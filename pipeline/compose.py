@@ -27,6 +27,7 @@ from pipeline.config import (
     TesserocrConfig,
 )
 from pipeline.context import Context
+from pipeline.digits import DigitReader
 from pipeline.errors import ConfigError
 from pipeline.matching import Matcher
 from pipeline.ports import CaseTarget, OcrEngine
@@ -154,7 +155,7 @@ def open_context(
         trust = build_trust(cfg, [t.spec for t in templates])
     engine = build_engine(cfg)
     try:
-        yield Context(cfg, templates, catalog, orb, sift, engine, trust)
+        yield Context(cfg, templates, catalog, orb, sift, engine, trust, DigitReader.load())
     finally:
         engine.close()
 

@@ -129,6 +129,9 @@ class Evidence:
     margin: float = 0.0  # marks: distance from the decision band, 0..1
     cut_off: bool = False  # the box's edge cut off the text's descenders (g reads as a)
     clipped: float = 0.0  # share of words that hang on a cut-off descender (unvouched)
+    # Read by hand: the digit model read the comb cells (engine_min/_mean are its cells'
+    # probabilities, agree: Tesseract read the same, second_min: Tesseract's weakest).
+    hand: bool = False
 
 
 @dataclass(frozen=True)

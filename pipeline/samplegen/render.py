@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import random
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from reportlab.lib.colors import Color, black
 from reportlab.pdfgen.canvas import Canvas
@@ -13,8 +14,11 @@ from pipeline.pdfrender import render_pages
 from pipeline.records import Gray
 from pipeline.samplegen.forms import PAGE_H, PAGE_W, FieldDef, FormDef, PageDef
 
+if TYPE_CHECKING:
+    from pipeline.samplegen.hand import Pen
+
 LABEL_SIZE = 6.5
-_INK = Color(0.08, 0.1, 0.25)  # blue-black ballpoint / printer ink
+INK = Color(0.08, 0.1, 0.25)  # blue-black ballpoint / printer ink
 
 
 def _y(top: float) -> float:
@@ -132,17 +136,19 @@ def filled_pdf(
     *,
     faces: Sequence[str] = ("Helvetica", "Courier", "Times-Roman"),
     sizes: Sequence[float] = (10.0, 10.5, 11.0),
+    hand: Pen | None = None,
 ) -> bytes:
     """The printed form with values written in, as a person with a printer or pen would,
-    in one of ``faces`` (PDF base fonts) at one of ``sizes``."""
+    in one of ``faces`` (PDF base fonts) at one of ``sizes``; with ``hand``, comb boxes
+    are written by hand."""
     buf = io.BytesIO()
     c = Canvas(buf, pagesize=(PAGE_W, PAGE_H), invariant=True)
     font = rng.choice(list(faces))
     size = rng.choice(list(sizes))
     for page in form.pages:
         _draw_page(c, page)
-        c.setFillColor(_INK)
-        c.setStrokeColor(_INK)
+        c.setFillColor(INK)
+        c.setStrokeColor(INK)
         for f in page.fields:
             v = values.get(f.name)
             if v is None or v is False or v == "":
@@ -155,7 +161,7 @@ def filled_pdf(
             elif f.type == "signature":
                 _scribble(c, f, rng)
             else:
-                _text(c, f, str(v), font, size, rng)
+                _text(c, f, str(v), font, size, rng, hand)
         c.setFillColor(black)
         c.setStrokeColor(black)
         c.showPage()
@@ -180,12 +186,24 @@ def _clipped_text(
     c.restoreState()
 
 
-def _text(c: Canvas, f: FieldDef, text: str, font: str, size: float, rng: random.Random) -> None:
+def _text(
+    c: Canvas,
+    f: FieldDef,
+    text: str,
+    font: str,
+    size: float,
+    rng: random.Random,
+    hand: Pen | None = None,
+) -> None:
     if f.comb:
         cell = f.w / f.comb
         c.setFont("Courier", 12)
         for i, ch in enumerate(text[: f.comb]):
-            c.drawCentredString(f.x + (i + 0.5) * cell, _y(f.y + f.h - 6), ch)
+            if hand is not None:
+                # Below the label, in the cell the dividers mark.
+                hand.write(c, ch, f.x + i * cell, _y(f.y + f.h), cell, f.h - LABEL_SIZE - 4)
+            else:
+                c.drawCentredString(f.x + (i + 0.5) * cell, _y(f.y + f.h - 6), ch)
         return
     if f.w < 2.5 * size and not f.multiline:
         # A one-character box: a PDF viewer sets the value in its middle.

@@ -24,12 +24,20 @@ from numpy.typing import NDArray
 
 from pipeline.calibration import BLANK, KIND_OF, TOUCHING, Trust
 from pipeline.config import OcrConfig
+from pipeline.digits import DigitReader
 from pipeline.imaging import bbox_of, despeckle, ink_mask, pad_white, paper_level
 from pipeline.lexicon import CLIPPED_READS
 from pipeline.ports import OcrEngine, OcrHints, OcrResult
 from pipeline.records import Evidence, FieldReading, Gray
 from pipeline.rules import check_type
 from pipeline.stages.fieldcrop import Cut, Region
+from pipeline.stages.read_hand import (
+    HAND_KINDS,
+    Glyph,
+    cell_glyphs,
+    looks_handwritten,
+    read_cells,
+)
 from pipeline.templates.schema import FieldSpec
 
 MIN_TEXT_INK_PX = 40  # less ink than a small digit at 300 dpi: the field is empty
@@ -52,13 +60,15 @@ SECOND_SCALE = 1.5  # the second reading sees the field larger
 
 @dataclass(frozen=True)
 class ExtractContext:
-    """What extraction needs besides the page: engine, OCR defaults, where crops go, and
-    the calibration and word lists (None: no second readings and no word list)."""
+    """What extraction needs besides the page: engine, OCR defaults, where crops go, the
+    calibration and word lists (None: no second readings and no word list), and the
+    digit model for comb cells written by hand (None: Tesseract reads them too)."""
 
     engine: OcrEngine
     ocr: OcrConfig
     crop_dir: Path | None
     trust: Trust | None = None
+    digits: DigitReader | None = None
 
 
 def read_text(
@@ -103,10 +113,8 @@ def read_text(
     # Everything that is not the field's ink becomes paper: noise and neighbours go.
     halo = cv2.dilate(mine.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
     clean = np.where(halo, cleaned, 255).astype(np.uint8)
-    if spec.ocr.comb:
-        image = compact_comb(clean, mine, (bx0, bx1), spec.ocr.comb)
-    else:
-        image = clean[y0:y1, x0:x1]
+    glyphs = cell_glyphs(mine, (bx0, bx1), spec.ocr.comb) if spec.ocr.comb else []
+    image = compact_comb(clean, mine, glyphs) if glyphs else clean[y0:y1, x0:x1]
     image = pad_white(image, 12)
     # Writing that runs into the form's own print (a descender on the underline) lost
     # the pixels dropout removed; the engine cannot know, the calibration weighs it.
@@ -114,8 +122,31 @@ def read_text(
     overlap = float(np.count_nonzero(touching & dropped & (crop < 0.6 * paper)) / count)
     first = ctx.engine.read(image, hints)
     text, ev = _judge(spec, first, replace(base, overlap=overlap), hints, ctx)
+    hand = (
+        read_cells(clean, glyphs, ctx.digits)
+        if ctx.digits is not None and KIND_OF.get(spec.type) in HAND_KINDS
+        else None
+    )
+    if hand is not None and looks_handwritten(glyphs):
+        ev = replace(
+            ev,
+            hand=True,
+            agree=_same(spec.type, hand.text, text),
+            second_min=ev.engine_min,
+            engine_min=hand.lowest,
+            engine_mean=hand.mean,
+            chars=len(hand.text),
+        )
+        return FieldReading(
+            spec.name, spec.page, hand.text, ratio, True, hand.probability, evidence=ev
+        )
     if ctx.trust is not None:
         text, ev = _second_opinion(spec, image, text, ev, hints, ctx, ctx.trust)
+    if hand is not None and not _same(spec.type, hand.text, text):
+        # A neat hand passes for print, and Tesseract reads it confidently wrong ("88333"
+        # as "33323" at 0.999): the digit model reading otherwise keeps it from going
+        # through.
+        ev = replace(ev, agree=False, second_min=hand.lowest)
     return FieldReading(spec.name, spec.page, text, ratio, True, _raw(ev, text), evidence=ev)
 
 
@@ -276,8 +307,9 @@ def read_text_crop(crop: Gray, hints: OcrHints, ctx: ExtractContext, margin: int
     return read_text(spec, cut, region, hints, ctx)
 
 
-def compact_comb(clean: Gray, ink: NDArray[np.bool_], span: tuple[int, int], cells: int) -> Gray:
-    """One glyph per comb cell, set side by side at normal spacing.
+def compact_comb(clean: Gray, ink: NDArray[np.bool_], glyphs: list[Glyph | None]) -> Gray:
+    """One glyph per comb cell (``glyphs``: ``read_hand.cell_glyphs``), set side by side
+    at normal spacing.
 
     Characters spread over wide cells read badly as a line ("1 9 6 1" came back as
     "9 6 21"); packed together they read like any printed text. An empty cell between
@@ -288,19 +320,9 @@ def compact_comb(clean: Gray, ink: NDArray[np.bool_], span: tuple[int, int], cel
     height = bottom - top
     gap = np.full((height, max(4, height // 4)), 255, np.uint8)
     space = np.full((height, max(10, height)), 255, np.uint8)
-    width = (span[1] - span[0]) / cells
-    glyphs: list[Gray | None] = []
-    for i in range(cells):
-        c0, c1 = round(span[0] + i * width), round(span[0] + (i + 1) * width)
-        cols = np.flatnonzero(ink[top:bottom, c0:c1].any(axis=0))
-        glyphs.append(
-            clean[top:bottom, c0 + int(cols.min()) : c0 + int(cols.max()) + 1]
-            if len(cols)
-            else None
-        )
     written = [i for i, g in enumerate(glyphs) if g is not None]
     if not written:
-        return clean[top:bottom, span[0] : span[1]]
+        return clean[top:bottom]
     parts: list[Gray] = []
     for i in range(written[0], written[-1] + 1):
         g = glyphs[i]
@@ -308,5 +330,5 @@ def compact_comb(clean: Gray, ink: NDArray[np.bool_], span: tuple[int, int], cel
             if parts and parts[-1] is not space:
                 parts[-1] = space
             continue
-        parts += [g, gap]
+        parts += [clean[top:bottom, g[0] : g[1]], gap]
     return np.hstack(parts[:-1])

@@ -16,8 +16,9 @@ from pipeline.calibration import BLANK, KIND_OF, Trust
 from pipeline.config import AlignConfig
 from pipeline.fieldtypes import FIELD_TYPES
 from pipeline.issues import IssueCode
-from pipeline.records import FieldReading, FieldResult, RecordStatus
+from pipeline.records import Evidence, FieldReading, FieldResult, RecordStatus
 from pipeline.rules import check_group, check_rule, check_type, is_empty
+from pipeline.stages import read_hand
 from pipeline.templates.schema import FieldSpec, TemplateSpec
 
 FAILED_CHECK_CAP = 0.3  # a value that breaks its rules is probably misread
@@ -64,9 +65,11 @@ def validate(
         values[f.name], issues[f.name] = _value(f, r)
         if r.inked and not r.text and not FIELD_TYPES[f.type].is_mark:
             issues[f.name].append(IssueCode.INK_NOT_READ)
-        if r.evidence is not None and r.evidence.agree is False:
-            issues[f.name].append(IssueCode.READINGS_DISAGREE)
         ev = r.evidence
+        # Tesseract misreads handwriting; the digit model's sure reading of a checked
+        # number stands against it (read_hand.accepted).
+        if ev is not None and ev.agree is False and not _hand_accepted(f, ev):
+            issues[f.name].append(IssueCode.READINGS_DISAGREE)
         if FIELD_TYPES[f.type].is_mark and ev is not None and ev.margin < AMBIGUOUS_MARGIN:
             issues[f.name].append(IssueCode.AMBIGUOUS_MARK)
         if ev is not None and ev.clipped > 0:
@@ -104,6 +107,11 @@ def validate(
     return tuple(results), tuple(record_issues), status
 
 
+def _hand_accepted(spec: FieldSpec, ev: Evidence) -> bool:
+    kind = KIND_OF.get(spec.type)
+    return ev.hand and kind is not None and read_hand.accepted(kind, ev)
+
+
 def rule_issues(spec: FieldSpec, value: str | bool | None) -> list[str]:
     """The codes of the field's own rules that ``value`` breaks."""
     return [c for r in spec.rules if (c := check_rule(r.name, r.arg, value))]
@@ -139,6 +147,11 @@ def _confidence(
         conf, threshold = reading.confidence, SURE
     elif reading.evidence is None:  # a reader that gathers none: its own figure
         conf, threshold = reading.confidence, trust.thresholds[kind]
+    elif reading.evidence.hand:
+        # The digit model's product of cell probabilities; the rule, not a threshold on
+        # it, decides (the calibration was fit on print).
+        conf = reading.confidence
+        threshold = 0.0 if _hand_accepted(spec, reading.evidence) else 1.0
     else:
         conf = trust.calibration.probability(kind, reading.evidence)
         threshold = trust.threshold_for(kind, reading.evidence)
