@@ -132,6 +132,9 @@ class Evidence:
     # Read by hand: the digit model read the comb cells (engine_min/_mean are its cells'
     # probabilities, agree: Tesseract read the same, second_min: Tesseract's weakest).
     hand: bool = False
+    # A hand reading's doubt its probabilities do not show (read_hand.HandReading.doubt),
+    # or Tesseract read another valid value.
+    hand_doubt: bool = False
 
 
 @dataclass(frozen=True)

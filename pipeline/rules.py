@@ -150,7 +150,10 @@ def _personnummer(text: str, today: dt.date | None = None) -> Checked:
     if day > 60:  # samordningsnummer: day of birth + 60
         day -= 60
     issues: list[IssueCode] = []
-    if not _valid_ymd(year, month, day):
+    # The checksum leaves the century unchecked: a birth year must lie between 1870 and
+    # today for a misread first digit ("70150312-1236") to be caught.
+    born = dt.date(year, month, day) if _valid_ymd(year, month, day) else None
+    if born is None or not dt.date(1870, 1, 1) <= born <= today:
         issues.append(IssueCode.PERSONNUMMER_DATE)
     if not luhn_ok(short):
         issues.append(IssueCode.PERSONNUMMER_CHECKSUM)

@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import random
 import re
+from dataclasses import replace
 
+import cv2
+import numpy as np
 import pytest
 
 from pipeline.context import Context
+from pipeline.digits import DigitReader
 from pipeline.records import Evidence, Page, frozen_image
 from pipeline.samplegen.build import fill
 from pipeline.samplegen.degrade import ScanStyle, scan_like
@@ -22,7 +26,7 @@ from pipeline.samplegen.render import filled_pdf, rasterize
 from pipeline.stages.align import align
 from pipeline.stages.extract import ExtractContext, extract
 from pipeline.stages.identify import identify
-from pipeline.stages.read_hand import accepted, looks_handwritten
+from pipeline.stages.read_hand import accepted, cell_glyphs, looks_handwritten, read_cells
 from pipeline.stages.validate import validate
 
 FIELD = "barn_personnummer"  # forskola's comb of 12 cells
@@ -34,6 +38,8 @@ def test_typed_glyphs_share_a_height_and_a_baseline():
     hand = [(10 * i, 10 * i + 8, 20 + 3 * (i % 3), 50 + 4 * (i % 2)) for i in range(10)]
     assert looks_handwritten(hand)
     assert not looks_handwritten([hand[0], None, None])  # one glyph: nothing to compare
+    # A dash or a speck beside typed digits is no hand.
+    assert not looks_handwritten([*typed[:6], (70, 78, 33, 37), *typed[7:]])
 
 
 def test_a_value_by_hand_goes_through_only_on_the_rule():
@@ -45,6 +51,37 @@ def test_a_value_by_hand_goes_through_only_on_the_rule():
     # ... without one, it takes both.
     assert not accepted("digits", sure) and not accepted("digits", unsure)
     assert accepted("digits", Evidence(engine_min=0.95, hand=True, agree=True))
+
+
+def test_doubt_that_agreement_cannot_lift():
+    sure = Evidence(engine_min=0.95, hand=True, agree=True)
+    assert accepted("digits", sure)
+    # A lost cell, a stray stroke, Tesseract's own other valid value: not through.
+    assert not accepted("checked", replace(sure, hand_doubt=True))
+    # Strokes dropout took with the cell lines are lost to both readers alike.
+    assert not accepted("digits", replace(sure, overlap=0.05))
+    assert accepted("checked", replace(sure, overlap=0.05))  # the model alone is sure
+
+
+def _comb(*cells: str) -> tuple[np.ndarray, np.ndarray]:
+    clean = np.full((60, 40 * len(cells)), 235, np.uint8)
+    for i, ch in enumerate(cells):
+        if ch == ".":
+            cv2.circle(clean, (40 * i + 20, 45), 2, 30, -1)
+        elif ch:
+            cv2.putText(clean, ch, (40 * i + 8, 48), cv2.FONT_HERSHEY_SIMPLEX, 1.2, 30, 3)
+    return clean, clean < 128
+
+
+def test_a_lost_cell_or_a_stray_stroke_is_doubt():
+    reader = DigitReader.load()
+    for cells, doubt in ((("2", "3", "4"), False), (("2", "", "4"), True), (("2", ".", "4"), True)):
+        clean, ink = _comb(*cells)
+        glyphs = cell_glyphs(ink, (0, clean.shape[1]), len(cells))
+        hand = read_cells(clean, ink, (0, clean.shape[1]), glyphs, reader)
+        assert hand is not None and hand.doubt is doubt, cells
+    clean, ink = _comb("2", "3", "4")
+    assert read_cells(clean, ink, (0, 80), cell_glyphs(ink, (0, 80), 2), reader).doubt  # ink beyond
 
 
 def _read(ctx: Context, seed: int, hand: bool):

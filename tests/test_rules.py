@@ -48,6 +48,11 @@ def test_personnummer_forms_and_century():
     assert rules._personnummer("198112289874", today).value == "19811228-9874"
     assert rules._personnummer("19811228-9875", today).issues == ("personnummer_checksum",)
     assert "personnummer_date" in rules._personnummer("19811328-9871", today).issues
+    # The checksum leaves the century to the date: a misread first digit, or a birth
+    # still to come, is caught there.
+    assert rules._personnummer("70150312-1236", today).issues == ("personnummer_date",)
+    assert rules._personnummer("20150312-1236", today).issues == ()
+    assert rules._personnummer("20270312-1234", today).issues[0] == "personnummer_date"
     assert rules._personnummer("1981122", today).issues == ("personnummer_format",)
     assert rules._personnummer("", today).value is None
 

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from pipeline.digits import DigitReader
+from pipeline.calibration import TOUCHING
+from pipeline.digits import DigitReader, to_mnist
 from pipeline.records import Evidence, Gray
 
 # A cell's glyph is ink columns within the cell; its rows are its own.
@@ -35,6 +36,10 @@ HAND_KINDS = ("digits", "checked")
 # A written cell this much lower than the others' median height, and wider than high,
 # is a dash (dates, personnummer), which the digit model knows nothing of.
 DASH_HEIGHT = 0.4
+# A written cell's glyph under this share of the median height, and not a dash, is a
+# stray stroke (a neighbour's tail, a speck) rather than a digit.
+FRAGMENT = 0.5
+OUTSIDE_PX = 40  # ink beyond the comb's ends, in pixels, that may be a lost character
 
 
 def cell_glyphs(ink: NDArray[np.bool_], span: tuple[int, int], cells: int) -> list[Glyph | None]:
@@ -53,16 +58,24 @@ def cell_glyphs(ink: NDArray[np.bool_], span: tuple[int, int], cells: int) -> li
     return out
 
 
+def _full(boxes: Sequence[Glyph]) -> tuple[list[Glyph], float]:
+    """The glyphs of full height (not dashes, specks or stray strokes) and the median
+    height of all."""
+    scale = float(np.median([b[3] - b[2] for b in boxes]))
+    return [b for b in boxes if b[3] - b[2] >= FRAGMENT * scale], scale
+
+
 def looks_handwritten(glyphs: Sequence[Glyph | None]) -> bool:
-    """The written cells' glyphs differ in height or baseline as handwriting does."""
-    boxes = [g for g in glyphs if g is not None]
-    if len(boxes) < 2:
+    """The written cells' full glyphs differ in height or baseline as handwriting does
+    (a dash or a speck beside typed digits is no hand)."""
+    written = [g for g in glyphs if g is not None]
+    if len(written) < 2:
         return False  # one glyph has nothing to differ from
+    boxes, scale = _full(written)
+    if scale < 6 or len(boxes) < 2:
+        return False  # specks, not digits
     heights = np.array([b[3] - b[2] for b in boxes], dtype=np.float64)
     bottoms = np.array([b[3] for b in boxes], dtype=np.float64)
-    scale = float(np.median(heights))
-    if scale < 6:
-        return False  # specks, not digits
     spread = (heights.max() - heights.min()) / scale
     sag = (bottoms.max() - bottoms.min()) / scale
     return bool(spread > HAND_SPREAD or sag > HAND_SPREAD)
@@ -74,43 +87,64 @@ class HandReading:
     lowest: float  # the least sure cell's probability
     mean: float
     probability: float  # that every cell is right: the product
+    # A cause for doubt the probabilities do not show: an empty cell between written
+    # ones, a stray stroke read as a digit, a cell the model saw nothing in, or writing
+    # outside the cells. Both readers would miss the same thing, so agreement cannot
+    # vouch for it.
+    doubt: bool
 
 
 def read_cells(
-    clean: Gray, glyphs: Sequence[Glyph | None], reader: DigitReader, pad: int = 2
+    clean: Gray,
+    ink: NDArray[np.bool_],
+    span: tuple[int, int],
+    glyphs: Sequence[Glyph | None],
+    reader: DigitReader,
+    pad: int = 2,
 ) -> HandReading | None:
     """Each written cell's glyph read by the digit model (None: no cell is written)."""
-    written = [g for g in glyphs if g is not None]
-    if not written:
+    at = [i for i, g in enumerate(glyphs) if g is not None]
+    if not at:
         return None
-    scale = float(np.median([g[3] - g[2] for g in written]))
+    written = [g for g in glyphs if g is not None]
+    _, scale = _full(written)
+    outside = np.count_nonzero(ink[:, : span[0]]) + np.count_nonzero(ink[:, span[1] :])
+    doubt = bool(at[-1] - at[0] + 1 > len(at) or outside > OUTSIDE_PX)
     h, w = clean.shape
     crops, dashes = [], []
     for x0, x1, top, bottom in written:
-        dashes.append(bottom - top < DASH_HEIGHT * scale and x1 - x0 > bottom - top)
-        if not dashes[-1]:
-            crops.append(
-                clean[max(0, top - pad) : min(h, bottom + pad), max(0, x0 - pad) : min(w, x1 + pad)]
-            )
+        high = bottom - top
+        dashes.append(high < DASH_HEIGHT * scale and x1 - x0 > high)
+        if dashes[-1]:
+            continue
+        doubt |= bool(high < FRAGMENT * scale)  # a stray stroke, not a digit
+        crop = clean[max(0, top - pad) : min(h, bottom + pad), max(0, x0 - pad) : min(w, x1 + pad)]
+        doubt |= not bool(to_mnist(crop).any())  # too faint for the model to see
+        crops.append(crop)
     if not crops:
         return None
     probs = reader.read(crops)
     best = probs.argmax(axis=1)
-    top = probs[np.arange(len(best)), best].astype(np.float64)
+    top_p = probs[np.arange(len(best)), best].astype(np.float64)
     digits = iter(str(int(d)) for d in best)
     return HandReading(
         "".join("-" if dash else next(digits) for dash in dashes),
-        float(top.min()),
-        float(top.mean()),
-        float(np.prod(top)),
+        float(top_p.min()),
+        float(top_p.mean()),
+        float(np.prod(top_p)),
+        bool(doubt),
     )
 
 
 def accepted(kind: str, ev: Evidence) -> bool:
     """A value read by hand goes through (issue 13's measured rule): with a checksum (it
     is checked in validate) when Tesseract agrees or every cell is sure; without one,
-    only when both hold."""
+    only when both hold. Agreement counts only where the page lost no ink (both readers
+    see the same loss) and nothing else casts doubt."""
+    if ev.hand_doubt:
+        return False
+    agree = bool(ev.agree) and not ev.cut_off and ev.overlap <= TOUCHING
     sure = ev.engine_min >= HAND_SURE
     if kind == "checked":
-        return bool(ev.agree) or sure
-    return bool(ev.agree) and sure
+        return agree or sure
+    return agree and sure

@@ -123,15 +123,20 @@ def read_text(
     first = ctx.engine.read(image, hints)
     text, ev = _judge(spec, first, replace(base, overlap=overlap), hints, ctx)
     hand = (
-        read_cells(clean, glyphs, ctx.digits)
+        read_cells(clean, mine, (bx0, bx1), glyphs, ctx.digits)
         if ctx.digits is not None and KIND_OF.get(spec.type) in HAND_KINDS
         else None
     )
     if hand is not None and looks_handwritten(glyphs):
+        agree = _same(spec.type, hand.text, text)
+        # Tesseract's own valid value, another one, is a rival the model must not
+        # silence however sure it is.
+        rival = not agree and not check_type(spec.type, text).issues
         ev = replace(
             ev,
             hand=True,
-            agree=_same(spec.type, hand.text, text),
+            hand_doubt=hand.doubt or rival,
+            agree=agree,
             second_min=ev.engine_min,
             engine_min=hand.lowest,
             engine_mean=hand.mean,
@@ -223,6 +228,7 @@ def _seen_below(
     the first row where dropout took most of the text's width (the box line)."""
     if dropped is None:
         return 0
+    bottom = min(bottom, dropped.shape[0] - 1)  # no rows beyond the crop
     cols = np.flatnonzero(ink.any(axis=0))
     under = dropped[base + 1 : bottom + 1, int(cols.min()) : int(cols.max()) + 1]
     lined = np.flatnonzero(under.mean(axis=1) > 0.5)
