@@ -32,6 +32,7 @@ from pipeline.errors import ConfigError
 from pipeline.matching import Matcher
 from pipeline.ports import CaseTarget, OcrEngine
 from pipeline.stages.identify import build_catalog
+from pipeline.stages.read_hand import HandReaders
 from pipeline.templates.load import Template, load_specs, load_templates
 from pipeline.templates.schema import TemplateSpec
 
@@ -105,6 +106,13 @@ def build_engine(cfg: Config) -> OcrEngine:
     return ENGINES[cfg.ocr.kind](cfg.ocr, cfg.normalize.dpi)
 
 
+def build_hand() -> HandReaders:
+    """The readers of digits written by hand: the shipped digit model and PP-OCR."""
+    from pipeline.adapters.rapidocr_engine import RapidOcrEngine
+
+    return HandReaders(DigitReader.load(), RapidOcrEngine())
+
+
 def build_lexicons(cfg: Config, specs: Iterable[TemplateSpec]) -> dict[str, lexicon.Lexicon]:
     """The word list of every language text fields are read in (those that have one)."""
     langs = {cfg.ocr.text_lang} | {s.language for s in specs if s.language}
@@ -154,9 +162,11 @@ def open_context(
     if trust is None:
         trust = build_trust(cfg, [t.spec for t in templates])
     engine = build_engine(cfg)
+    hand = build_hand()
     try:
-        yield Context(cfg, templates, catalog, orb, sift, engine, trust, DigitReader.load())
+        yield Context(cfg, templates, catalog, orb, sift, engine, trust, hand)
     finally:
+        hand.line.close()
         engine.close()
 
 

@@ -10,10 +10,10 @@ from dataclasses import dataclass
 
 from pipeline.calibration import Trust
 from pipeline.config import Config
-from pipeline.digits import DigitReader
 from pipeline.matching import Matcher
 from pipeline.ports import OcrEngine
 from pipeline.stages.identify import Catalog
+from pipeline.stages.read_hand import HandReaders
 from pipeline.templates.load import Template
 
 
@@ -26,4 +26,4 @@ class Context:
     sift: Matcher
     engine: OcrEngine
     trust: Trust
-    digits: DigitReader | None = None  # comb cells written by hand (stages.read_hand)
+    hand: HandReaders | None = None  # comb cells written by hand (stages.read_hand)

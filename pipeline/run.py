@@ -258,7 +258,7 @@ def _crop_dir(doc: Document, first_page: int, cfg: Config) -> Path | None:
 def _read_page(inst: _Instance, s: _Seen, ctx: Context, clock: StageClock) -> None:
     """Align and read one page of ``inst``; the page image is not kept."""
     cfg = ctx.cfg
-    ectx = ExtractContext(ctx.engine, cfg.ocr, inst.crop_dir, ctx.trust, ctx.digits)
+    ectx = ExtractContext(ctx.engine, cfg.ocr, inst.crop_dir, ctx.trust, ctx.hand)
     with clock("align"):
         alignment = align(
             s.page.image, s.features, s.ref, s.match, s.ident.score, cfg.align, ctx.sift

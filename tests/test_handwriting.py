@@ -96,7 +96,7 @@ def _read(ctx: Context, seed: int, hand: bool):
     ident, match, ref = identify(page, feats, ctx.catalog, ctx.orb, ctx.cfg.identify)
     assert match is not None and ref is not None
     al = align(page.image, feats, ref, match, ident.score, ctx.cfg.align, ctx.sift)
-    ectx = ExtractContext(ctx.engine, ctx.cfg.ocr, None, ctx.trust, ctx.digits)
+    ectx = ExtractContext(ctx.engine, ctx.cfg.ocr, None, ctx.trust, ctx.hand)
     readings = extract(page, al, ref.template, 1, ectx)
     fields, _, _ = validate(ref.template.spec, readings, {1: al.quality}, ctx.cfg.align, ctx.trust)
     reading = next(r for r in readings if r.name == FIELD)
@@ -125,3 +125,21 @@ def test_a_typed_personnummer_stays_with_tesseract(ctx: Context):
         truth, reading, _ = _read(ctx, seed, hand=False)
         assert reading.evidence is not None and not reading.evidence.hand
         assert reading.text.replace("-", "") == truth.replace("-", "")
+
+
+def test_the_second_reader_reads_a_row_of_digits_with_no_network(monkeypatch):
+    import requests
+
+    from pipeline.adapters.rapidocr_engine import RapidOcrEngine
+    from pipeline.ports import OcrHints
+
+    def offline(*args: object, **kwargs: object) -> None:
+        raise AssertionError("rapidocr tried the network")
+
+    monkeypatch.setattr(requests, "get", offline)
+    monkeypatch.setattr(requests.Session, "request", offline)
+    row = np.full((64, 330), 240, np.uint8)
+    cv2.putText(row, "4711 0815", (10, 46), cv2.FONT_HERSHEY_SIMPLEX, 1.3, 25, 3)
+    engine = RapidOcrEngine()  # the model inside the wheel, named by its path
+    got = engine.read(row, OcrHints(lang="swe", whitelist="0123456789"))
+    assert got.text.replace(" ", "") == "47110815" and got.confidence > 0.5

@@ -4,11 +4,12 @@ A comb field holds one character per cell. Typed digits share one height and one
 baseline; digits written by hand do not, and Tesseract, trained on print, reads them
 badly and, worse, confidently ("43" as "45" at 0.97). Where the cells' glyphs vary in
 height or baseline as handwriting does, each cell is read by the shipped digit model
-(``pipeline.digits``: MNIST and handwriting fonts, a calibrated softmax) beside
-Tesseract's reading of the packed row. The value is the model's; its confidence is the
-probability that every cell is right (the product of the cells' top probabilities), and
-``validate`` lets it through only on the measured rule (issue 13): a checksum that holds
-together with agreement or every cell at ``HAND_SURE``, or, without a checksum, both.
+(``pipeline.digits``: MNIST and handwriting fonts, a calibrated softmax) beside a second
+engine's reading of the packed row (PP-OCR, which has seen handwriting). The value is
+the model's; its confidence is the probability that every cell is right (the product of
+the cells' top probabilities), and ``validate`` lets it through only on the measured
+rule (issue 13): a checksum that holds together with agreement or every cell at
+``HAND_SURE``, or, without a checksum, both.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from numpy.typing import NDArray
 
 from pipeline.calibration import TOUCHING
 from pipeline.digits import DigitReader, to_mnist
+from pipeline.ports import OcrEngine
 from pipeline.records import Evidence, Gray
 
 # A cell's glyph is ink columns within the cell; its rows are its own.
@@ -40,6 +42,15 @@ DASH_HEIGHT = 0.4
 # stray stroke (a neighbour's tail, a speck) rather than a digit.
 FRAGMENT = 0.5
 OUTSIDE_PX = 40  # ink beyond the comb's ends, in pixels, that may be a lost character
+
+
+@dataclass(frozen=True)
+class HandReaders:
+    """The readers of handwriting: the digit model for each cell, and a second engine
+    that has seen handwriting (PP-OCR) for the whole row."""
+
+    digits: DigitReader
+    line: OcrEngine
 
 
 def cell_glyphs(ink: NDArray[np.bool_], span: tuple[int, int], cells: int) -> list[Glyph | None]:

@@ -24,7 +24,6 @@ from numpy.typing import NDArray
 
 from pipeline.calibration import BLANK, KIND_OF, TOUCHING, Trust
 from pipeline.config import OcrConfig
-from pipeline.digits import DigitReader
 from pipeline.imaging import bbox_of, despeckle, ink_mask, pad_white, paper_level
 from pipeline.lexicon import CLIPPED_READS
 from pipeline.ports import OcrEngine, OcrHints, OcrResult
@@ -34,6 +33,7 @@ from pipeline.stages.fieldcrop import Cut, Region
 from pipeline.stages.read_hand import (
     HAND_KINDS,
     Glyph,
+    HandReaders,
     cell_glyphs,
     looks_handwritten,
     read_cells,
@@ -62,13 +62,13 @@ SECOND_SCALE = 1.5  # the second reading sees the field larger
 class ExtractContext:
     """What extraction needs besides the page: engine, OCR defaults, where crops go, the
     calibration and word lists (None: no second readings and no word list), and the
-    digit model for comb cells written by hand (None: Tesseract reads them too)."""
+    readers of comb cells written by hand (None: Tesseract reads them too)."""
 
     engine: OcrEngine
     ocr: OcrConfig
     crop_dir: Path | None
     trust: Trust | None = None
-    digits: DigitReader | None = None
+    hand: HandReaders | None = None
 
 
 def read_text(
@@ -123,21 +123,22 @@ def read_text(
     first = ctx.engine.read(image, hints)
     text, ev = _judge(spec, first, replace(base, overlap=overlap), hints, ctx)
     hand = (
-        read_cells(clean, mine, (bx0, bx1), glyphs, ctx.digits)
-        if ctx.digits is not None and KIND_OF.get(spec.type) in HAND_KINDS
+        read_cells(clean, mine, (bx0, bx1), glyphs, ctx.hand.digits)
+        if ctx.hand is not None and KIND_OF.get(spec.type) in HAND_KINDS
         else None
     )
-    if hand is not None and looks_handwritten(glyphs):
-        agree = _same(spec.type, hand.text, text)
-        # Tesseract's own valid value, another one, is a rival the model must not
-        # silence however sure it is.
-        rival = not agree and not check_type(spec.type, text).issues
+    if ctx.hand is not None and hand is not None and looks_handwritten(glyphs):
+        line = ctx.hand.line.read(image, hints)
+        agree = _same(spec.type, hand.text, line.text)
+        # The second engine's own valid value, another one, is a rival the model must
+        # not silence however sure it is.
+        rival = not agree and not check_type(spec.type, line.text).issues
         ev = replace(
             ev,
             hand=True,
             hand_doubt=hand.doubt or rival,
             agree=agree,
-            second_min=ev.engine_min,
+            second_min=line.confidence,
             engine_min=hand.lowest,
             engine_mean=hand.mean,
             chars=len(hand.text),
