@@ -168,7 +168,10 @@ class Calibration:
 
     def probability(self, kind: str, ev: Evidence) -> float:
         km = self.kinds[kind]
-        second = ev.agree is not None and km.second is not None
+        # In a box that cut off descenders the two readings see the same cut letters and
+        # the word list turns a cut name into a word for both ("Al-Sayed" as "Al-Saved"),
+        # which no generated corpus shows: there agreement is no evidence.
+        second = ev.agree is not None and km.second is not None and not ev.cut_off
         model = km.second if second and km.second is not None else km.first
         return model.probability(features(kind, ev, second))
 

@@ -197,6 +197,15 @@ def test_agreement_lowers_the_bar_only_where_the_page_lost_nothing():
     assert trust.threshold_for("text", replace(ev, agree=False)) == 0.99
 
 
+def test_agreement_in_a_box_that_cut_descenders_is_no_evidence():
+    cal = calibration.load()
+    ev = Evidence(engine_min=0.95, engine_mean=0.97, chars=14, words=2, known=1.0)
+    cut = replace(ev, cut_off=True)
+    # Both readings see the same cut letters: the first reading's figure stands.
+    assert cal.probability("text", replace(cut, agree=True)) == cal.probability("text", cut)
+    assert cal.probability("text", replace(ev, agree=True)) != cal.probability("text", ev)
+
+
 def test_readings_that_disagree_go_to_review_with_that_reason():
     spec = TemplateSpec.model_validate(
         {

@@ -74,9 +74,12 @@ def write_card(
         "and diacritics.py. Every fourth form is held out for the figures below.",
         f"- Fields: {len(samples)} read ({len(samples) - len(held)} fit, {len(held)} held out).",
         "- Word lists: Tesseract's own (tesseract-ocr-swe / -eng language data, Apache-2.0).",
+        "- Second reading: PaddleOCR's PP-OCRv6 small recogniser, the ONNX file inside the "
+        "rapidocr wheel (Apache-2.0); its agreement is an input of the `second` models.",
         f"- Versions: Python {platform.python_version()}, scikit-learn "
         f"{_version('scikit-learn')}, numpy {_version('numpy')}, tesserocr "
-        f"{_version('tesserocr')}, swe.traineddata SHA-256 "
+        f"{_version('tesserocr')}, rapidocr {_version('rapidocr')}, onnxruntime "
+        f"{_version('onnxruntime')}, swe.traineddata SHA-256 "
         f"`{_sha(tessdata / 'swe.traineddata')[:16]}...`.",
         "- Licence: the file is the project's (EUPL-1.2); no third-party data is in it.",
         "",

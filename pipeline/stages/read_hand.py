@@ -46,8 +46,9 @@ OUTSIDE_PX = 40  # ink beyond the comb's ends, in pixels, that may be a lost cha
 
 @dataclass(frozen=True)
 class HandReaders:
-    """The readers of handwriting: the digit model for each cell, and a second engine
-    that has seen handwriting (PP-OCR) for the whole row."""
+    """The readers besides Tesseract: the digit model for each cell written by hand, and
+    a second engine that has seen handwriting (PP-OCR) for a whole row, which is also
+    the second opinion on any text field Tesseract is unsure of (``read_text``)."""
 
     digits: DigitReader
     line: OcrEngine

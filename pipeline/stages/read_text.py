@@ -260,10 +260,7 @@ def _second_opinion(
         )
     ):
         return text, ev
-    big = cv2.resize(image, None, fx=SECOND_SCALE, fy=SECOND_SCALE, interpolation=cv2.INTER_CUBIC)
-    other_text, other_ev = _judge(
-        spec, ctx.engine.read(big, replace(hints, second=True)), ev, hints, ctx
-    )
+    other_text, other_ev = _judge(spec, _read_again(image, hints, ctx), ev, hints, ctx)
     agree = _same(spec.type, text, other_text)
     second_min = other_ev.engine_min
     if not first_ok and not check_type(spec.type, other_text).issues:
@@ -271,6 +268,16 @@ def _second_opinion(
         # suggestion for the operator, and the disagreement keeps it in review.
         return other_text, replace(other_ev, agree=agree, second_min=ev.engine_min)
     return text, replace(ev, agree=agree, second_min=second_min)
+
+
+def _read_again(image: Gray, hints: OcrHints, ctx: ExtractContext) -> OcrResult:
+    """The second reading: PP-OCR, another engine, whose errors are not Tesseract's (on
+    the benchmark four in five values the two read differently were wrong, against two
+    in five with Tesseract read again); without it, Tesseract at 1.5x in raw-line mode."""
+    if ctx.hand is not None:
+        return ctx.hand.line.read(image, hints)
+    big = cv2.resize(image, None, fx=SECOND_SCALE, fy=SECOND_SCALE, interpolation=cv2.INTER_CUBIC)
+    return ctx.engine.read(big, replace(hints, second=True))
 
 
 def _hopeless(kind: str, ev: Evidence, trust: Trust) -> bool:
