@@ -51,6 +51,7 @@ _LOST = {k: v for k, v in _MARKS.items() if k in "aoAO"}
 # What a letter read in a box that cuts off descenders may have been (see the docstring).
 _CLIPPED = {"a": "agq", "å": "åg", "o": "oqp", "v": "vyp", "i": "ij", "q": "qg", "g": "gq"}
 CLIPPED_READS = frozenset(_CLIPPED)  # the letters a cut g, j, p, q or y is read as
+CLIPPED_MARKS = frozenset(".:")  # what a comma or semicolon with its tail cut is read as
 _BOTH = {
     k: "".join(dict.fromkeys(_MARKS.get(k, k) + _CLIPPED.get(k, k))) for k in _MARKS | _CLIPPED
 }
@@ -113,8 +114,11 @@ class Lexicon:
         is known. A listed word beats a compound, as stands and among the variants
         ("Västeras" is väst + eras, but Västerås is listed)."""
         words = list(_WORD.finditer(text))
+        # A full stop or colon may be a comma or semicolon that lost its tail: no word
+        # list vouches for punctuation.
+        cut_marks = clipped and any(c in CLIPPED_MARKS for c in text)
         if not words:
-            return Check(text, 0, 0.0, False)
+            return Check(text, 0, 0.0, False, clipped=float(cut_marks))
         marks = _BOTH if clipped else _MARKS
         out, last = [], 0
         known = compound = doubtful = unsure = 0
@@ -146,6 +150,7 @@ class Lexicon:
                 restored = True
         out.append(text[last:])
         n = len(words)
+        unsure = min(n, unsure + cut_marks)
         return Check("".join(out), n, known / n, restored, compound / n, doubtful / n, unsure / n)
 
     def _clip_doubt(self, word: str, known: Callable[[str], bool]) -> bool:

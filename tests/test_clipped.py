@@ -70,6 +70,9 @@ def test_the_word_list_restores_clipped_letters_only_in_a_clipped_box(swedish):
     assert swedish.check("Xqzva", clipped=True).clipped == 1.0
     # No letter a cut can change: nothing to doubt.
     assert swedish.check("Sten Eks", clipped=True).clipped == 0.0
+    # A full stop may be a comma that lost its tail ("Hämäläinen, Göran").
+    assert swedish.check("Sten. Eks", clipped=True).clipped == 0.5
+    assert swedish.check("Sten. Eks").clipped == 0.0
 
 
 def _word_in_box(word: str, room_pt: float) -> Gray:

@@ -25,7 +25,7 @@ from numpy.typing import NDArray
 from pipeline.calibration import BLANK, KIND_OF, TOUCHING, Trust
 from pipeline.config import OcrConfig
 from pipeline.imaging import bbox_of, despeckle, ink_mask, pad_white, paper_level
-from pipeline.lexicon import CLIPPED_READS
+from pipeline.lexicon import CLIPPED_MARKS, CLIPPED_READS
 from pipeline.ports import OcrEngine, OcrHints, OcrResult
 from pipeline.records import Evidence, FieldReading, Gray
 from pipeline.rules import check_type
@@ -192,9 +192,8 @@ def _judge(
         )
     elif ev.cut_off:
         words = text.split()
-        ev = replace(
-            ev, clipped=sum(any(c in CLIPPED_READS for c in w) for w in words) / len(words)
-        )
+        cut = sum(any(c in CLIPPED_READS or c in CLIPPED_MARKS for c in w) for w in words)
+        ev = replace(ev, clipped=cut / len(words))
     return text, ev
 
 
