@@ -16,9 +16,11 @@ import pytest
 from pipeline import calibration, lexicon
 from pipeline.calibration import KINDS, KindModel, Model, Trust
 from pipeline.config import AlignConfig, Config
+from pipeline.digits import DigitReader
 from pipeline.errors import ConfigError
 from pipeline.ports import OcrHints, OcrResult
 from pipeline.records import Evidence, FieldReading, Gray
+from pipeline.stages.read_hand import HandReaders
 from pipeline.stages.read_text import ExtractContext, _same, read_text_crop
 from pipeline.stages.validate import validate
 from pipeline.templates.schema import TemplateSpec
@@ -164,6 +166,18 @@ def test_specks_the_second_reading_adds_at_the_ends_are_no_disagreement():
     assert not _same("text", "Skolgränd 22 B,", "Skolgränd 22 B")
     assert not _same("text", "Ringv AB", "Ringv AB.")
     assert not _same("text", "Skolgränd 22 B", "'Skolgränd 28 B")
+
+
+def test_where_the_engines_differ_the_second_engines_reading_is_the_suggestion():
+    first, line = _TwoMinds("123 45", "123 45"), _TwoMinds("128 45", "128 45")
+    cfg = Config()
+    ctx = ExtractContext(
+        first, cfg.ocr, None, _trust(1.0, agreed=0.0), HandReaders(DigitReader.load(), line)
+    )
+    reading = read_text_crop(_crop(), OcrHints(lang="eng", single_line=True), ctx, 12)
+    assert first.calls == 1 and line.calls == 1  # the second reading is the other engine
+    assert reading.text == "128 45"
+    assert reading.evidence is not None and reading.evidence.agree is False
 
 
 def test_a_sure_reading_is_read_once():
