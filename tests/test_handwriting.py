@@ -143,3 +143,19 @@ def test_the_second_reader_reads_a_row_of_digits_with_no_network(monkeypatch):
     engine = RapidOcrEngine()  # the model inside the wheel, named by its path
     got = engine.read(row, OcrHints(lang="swe", whitelist="0123456789"))
     assert got.text.replace(" ", "") == "47110815" and got.confidence > 0.5
+
+
+def test_the_second_reader_survives_a_very_wide_line_and_folds_look_alikes():
+    from types import SimpleNamespace
+
+    from pipeline.adapters.rapidocr_engine import RapidOcrEngine
+    from pipeline.ports import OcrHints
+
+    engine = RapidOcrEngine()
+    void = np.full((32, 4900), 245, np.uint8)  # a field voided with a line across it
+    void[14:17, 20:4880] = 30
+    assert engine.read(void, OcrHints(lang="swe")).confidence >= 0.0  # no crash
+    # In a digits field its O and fullwidth dash are ours; a letter stays a letter, so
+    # it shows as a disagreement instead of vanishing.
+    engine._ocr = lambda *a, **k: SimpleNamespace(txts=("1O－5x",), scores=(0.9,))
+    assert engine.read(void, OcrHints(lang="swe", whitelist="0123456789-")).text == "10-5x"

@@ -21,7 +21,7 @@ from pipeline.errors import ConfigError
 from pipeline.ports import OcrHints, OcrResult
 from pipeline.records import Evidence, FieldReading, Gray
 from pipeline.stages.read_hand import HandReaders
-from pipeline.stages.read_text import ExtractContext, _same, read_text_crop
+from pipeline.stages.read_text import ExtractContext, _better_suggestion, _same, read_text_crop
 from pipeline.stages.validate import validate
 from pipeline.templates.schema import TemplateSpec
 
@@ -178,6 +178,14 @@ def test_where_the_engines_differ_the_second_engines_reading_is_the_suggestion()
     assert first.calls == 1 and line.calls == 1  # the second reading is the other engine
     assert reading.text == "128 45"
     assert reading.evidence is not None and reading.evidence.agree is False
+
+
+def test_the_other_engines_reading_is_suggested_only_where_it_says_more():
+    assert _better_suggestion("text", "Blund", "Ålund")
+    # PP-OCR drops the ring of a capital Å: a difference in marks alone is no better.
+    assert not _better_suggestion("text", "Ålund", "Alund")
+    assert not _better_suggestion("number", "123", "")  # nothing read
+    assert not _better_suggestion("number", "123", "12a")  # breaks the type
 
 
 def test_a_sure_reading_is_read_once():

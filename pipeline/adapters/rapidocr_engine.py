@@ -3,9 +3,12 @@ shipped inside the rapidocr wheel and run with onnxruntime in this process.
 
 Tesseract is trained on print; PP-OCR's recogniser has seen handwriting too, so it is the
 second reader of a field written by hand (``stages.read_hand``). Only recognition runs:
-a field is already one line. The model is named by its path inside the installed
-package, so nothing is ever looked up or downloaded. The field's whitelist filters the
-result (the recogniser takes no hints).
+a field is already one line (multi-line boxes are not given to it). The model is named
+by its path inside the installed package, so nothing is ever looked up or downloaded.
+The recogniser takes no hints: its look-alikes of the field's characters are folded into
+them (O to 0 in a digits field, a fullwidth comma to a comma), and anything else outside
+the whitelist is left in, so that it shows as a disagreement rather than vanishing into
+an agreement.
 """
 
 from __future__ import annotations
@@ -18,6 +21,9 @@ from pipeline.ports import OcrHints, OcrResult
 from pipeline.records import Gray
 
 MODEL = "models/PP-OCRv6_rec_small.onnx"
+# Characters the recogniser (trained on Chinese and Latin text) writes for ours.
+WIDE = str.maketrans({"。": ".", "，": ",", "：": ":", "；": ";", "－": "-", "＋": "+", "　": " "})
+LOOKALIKES = {"O": "0", "o": "0", "D": "0", "l": "1", "I": "1", "|": "1", "−": "-", "–": "-"}
 
 
 class RapidOcrEngine:
@@ -36,6 +42,8 @@ class RapidOcrEngine:
             "Global.use_cls": False,
             # Its info log would name every call; values never go to a log.
             "Global.log_level": "error",
+            # Its page preprocessing squeezes a very wide line to no height at all.
+            "Global.use_preprocess_img": False,
             "Rec.model_path": str(model),
             # One thread: parallelism comes from worker processes.
             "EngineConfig.onnxruntime.intra_op_num_threads": 1,
@@ -44,11 +52,18 @@ class RapidOcrEngine:
         self._ocr = RapidOCR(params=params)
 
     def read(self, image: Gray, hints: OcrHints) -> OcrResult:
-        out: Any = self._ocr(image, use_det=False, use_cls=False, use_rec=True)
+        try:
+            out: Any = self._ocr(image, use_det=False, use_cls=False, use_rec=True)
+        except Exception:  # rapidocr's own errors on odd shapes: no second reading
+            return OcrResult(text="", confidence=0.0, mean_confidence=0.0)
         texts, scores = tuple(out.txts or ()), tuple(out.scores or ())
-        text = " ".join(t.strip() for t in texts).strip()
+        text = " ".join(t.strip() for t in texts).strip().translate(WIDE)
         if hints.whitelist:
-            text = "".join(c for c in text if c in hints.whitelist or c == " ")
+            allowed = hints.whitelist
+            text = "".join(
+                LOOKALIKES.get(c, c) if c not in allowed and LOOKALIKES.get(c, c) in allowed else c
+                for c in text
+            )
         score = float(min(scores)) if scores and text else 0.0
         return OcrResult(text=text, confidence=score, mean_confidence=score)
 

@@ -15,6 +15,7 @@ y cannot be told from a, i, o and v: the word list must vouch for such words.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -266,7 +267,7 @@ def _second_opinion(
         # The second reading makes a valid value of a broken one: it is the better
         # suggestion for the operator, and the disagreement keeps it in review.
         return other_text, replace(other_ev, agree=agree, second_min=ev.engine_min)
-    if not agree and ctx.hand is not None:
+    if not agree and ctx.hand is not None and _better_suggestion(spec.type, text, other_text):
         # Where Tesseract and PP-OCR differ, PP-OCR was right more often on the
         # benchmark (docs/benchmarks.md): its reading is the suggestion the operator
         # sees, and the disagreement keeps it in review.
@@ -274,11 +275,25 @@ def _second_opinion(
     return text, replace(ev, agree=agree, second_min=second_min)
 
 
+def _better_suggestion(field_type: str, first: str, second: str) -> bool:
+    """PP-OCR's differing reading is put before the operator unless it is empty or
+    breaks the type, or differs from Tesseract's only in marks: PP-OCR drops the ring of
+    a capital Å, and the word list cannot put back a name's."""
+    if not second or check_type(field_type, second).issues:
+        return False
+    return _bare(first) != _bare(second)
+
+
+def _bare(text: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFD", text) if not unicodedata.combining(c))
+
+
 def _read_again(image: Gray, hints: OcrHints, ctx: ExtractContext) -> OcrResult:
     """The second reading: PP-OCR, another engine, whose errors are not Tesseract's (on
     the benchmark four in five values the two read differently were wrong, against two
-    in five with Tesseract read again); without it, Tesseract at 1.5x in raw-line mode."""
-    if ctx.hand is not None:
+    in five with Tesseract read again); without it, or for a box of several lines (its
+    recogniser reads one), Tesseract at 1.5x in raw-line mode."""
+    if ctx.hand is not None and hints.single_line:
         return ctx.hand.line.read(image, hints)
     big = cv2.resize(image, None, fx=SECOND_SCALE, fy=SECOND_SCALE, interpolation=cv2.INTER_CUBIC)
     return ctx.engine.read(big, replace(hints, second=True))
