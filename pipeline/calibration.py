@@ -67,6 +67,15 @@ BLANK = "blank"  # a text field read as empty
 # A reading's ink touches the form's print when more than this share of it lies beside
 # pixels dropout took (strokes may have gone with the lines).
 TOUCHING = 0.01
+
+
+def agreement_counts(ev: Evidence) -> bool:
+    """Two readings agree, and their agreement is evidence: it speaks against an engine's
+    noise, not against ink missing from the page (both readings see the same cut-off
+    descenders and the same strokes dropout took with the form's lines)."""
+    return bool(ev.agree) and not ev.cut_off and ev.overlap <= TOUCHING
+
+
 TEXT_KINDS = ("text", "digits", "checked", "email")
 KINDS = (*TEXT_KINDS, "mark", BLANK)
 
@@ -226,9 +235,7 @@ class Trust:
 
     def threshold_for(self, kind: str, ev: Evidence) -> float:
         """The probability this reading must reach to be accepted: its kind's threshold,
-        or the agreement floor where two readings agree. Agreement speaks against the
-        engine's noise, not against ink missing from the page: both readings see the
-        same cut-off descenders and the same strokes dropout took with the form's lines."""
-        if ev.agree and not ev.cut_off and ev.overlap <= TOUCHING:
+        or the agreement floor where two readings agree (``agreement_counts``)."""
+        if agreement_counts(ev):
             return min(self.thresholds[kind], self.agreed)
         return self.thresholds[kind]

@@ -107,7 +107,8 @@ def build_engine(cfg: Config) -> OcrEngine:
 
 
 def build_hand() -> HandReaders:
-    """The readers of digits written by hand: the shipped digit model and PP-OCR."""
+    """The readers besides Tesseract: the shipped digit model (comb cells written by
+    hand) and PP-OCR (their rows, and the second reading of any unsure text field)."""
     from pipeline.adapters.rapidocr_engine import RapidOcrEngine
 
     return HandReaders(DigitReader.load(), RapidOcrEngine())

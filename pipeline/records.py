@@ -130,10 +130,11 @@ class Evidence:
     cut_off: bool = False  # the box's edge cut off the text's descenders (g reads as a)
     clipped: float = 0.0  # share of words that hang on a cut-off descender (unvouched)
     # Read by hand: the digit model read the comb cells (engine_min/_mean are its cells'
-    # probabilities, agree: Tesseract read the same, second_min: Tesseract's weakest).
+    # probabilities, agree: the second reader, PP-OCR, read the same, second_min: its
+    # score).
     hand: bool = False
     # A hand reading's doubt its probabilities do not show (read_hand.HandReading.doubt),
-    # or Tesseract read another valid value.
+    # or the second reader read another valid value.
     hand_doubt: bool = False
 
 

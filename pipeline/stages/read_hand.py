@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from pipeline.calibration import TOUCHING
+from pipeline.calibration import agreement_counts
 from pipeline.digits import DigitReader, to_mnist
 from pipeline.ports import OcrEngine
 from pipeline.records import Evidence, Gray
@@ -123,7 +123,7 @@ def read_cells(
     outside = np.count_nonzero(ink[:, : span[0]]) + np.count_nonzero(ink[:, span[1] :])
     doubt = bool(at[-1] - at[0] + 1 > len(at) or outside > OUTSIDE_PX)
     h, w = clean.shape
-    crops, dashes = [], []
+    prepared, dashes = [], []
     for x0, x1, top, bottom in written:
         high = bottom - top
         dashes.append(high < DASH_HEIGHT * scale and x1 - x0 > high)
@@ -131,11 +131,11 @@ def read_cells(
             continue
         doubt |= bool(high < FRAGMENT * scale)  # a stray stroke, not a digit
         crop = clean[max(0, top - pad) : min(h, bottom + pad), max(0, x0 - pad) : min(w, x1 + pad)]
-        doubt |= not bool(to_mnist(crop).any())  # too faint for the model to see
-        crops.append(crop)
-    if not crops:
+        prepared.append(to_mnist(crop))
+        doubt |= not bool(prepared[-1].any())  # too faint for the model to see
+    if not prepared:
         return None
-    probs = reader.read(crops)
+    probs = reader.read_mnist(np.stack(prepared))
     best = probs.argmax(axis=1)
     top_p = probs[np.arange(len(best)), best].astype(np.float64)
     digits = iter(str(int(d)) for d in best)
@@ -150,12 +150,12 @@ def read_cells(
 
 def accepted(kind: str, ev: Evidence) -> bool:
     """A value read by hand goes through (issue 13's measured rule): with a checksum (it
-    is checked in validate) when Tesseract agrees or every cell is sure; without one,
-    only when both hold. Agreement counts only where the page lost no ink (both readers
-    see the same loss) and nothing else casts doubt."""
+    is checked in validate) when the second reader (PP-OCR) agrees or every cell is sure;
+    without one, only when both hold. Agreement counts only where the page lost no ink
+    (``calibration.agreement_counts``) and nothing else casts doubt."""
     if ev.hand_doubt:
         return False
-    agree = bool(ev.agree) and not ev.cut_off and ev.overlap <= TOUCHING
+    agree = agreement_counts(ev)
     sure = ev.engine_min >= HAND_SURE
     if kind == "checked":
         return agree or sure

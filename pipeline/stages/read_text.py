@@ -63,7 +63,8 @@ SECOND_SCALE = 1.5  # the second reading sees the field larger
 class ExtractContext:
     """What extraction needs besides the page: engine, OCR defaults, where crops go, the
     calibration and word lists (None: no second readings and no word list), and the
-    readers of comb cells written by hand (None: Tesseract reads them too)."""
+    readers besides Tesseract: the digit model and PP-OCR, which also gives the second
+    reading (None: Tesseract reads comb cells and reads again itself)."""
 
     engine: OcrEngine
     ocr: OcrConfig

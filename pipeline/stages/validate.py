@@ -66,8 +66,8 @@ def validate(
         if r.inked and not r.text and not FIELD_TYPES[f.type].is_mark:
             issues[f.name].append(IssueCode.INK_NOT_READ)
         ev = r.evidence
-        # Tesseract misreads handwriting; the digit model's sure reading of a checked
-        # number stands against it (read_hand.accepted).
+        # A sure digit-model reading of a checked number written by hand stands against
+        # a second reader that read otherwise (read_hand.accepted).
         if ev is not None and ev.agree is False and not _hand_accepted(f, ev):
             issues[f.name].append(IssueCode.READINGS_DISAGREE)
         if FIELD_TYPES[f.type].is_mark and ev is not None and ev.margin < AMBIGUOUS_MARGIN:
